@@ -1,0 +1,130 @@
+"""Runtime settings, read from environment variables (and a local `.env` for development only)."""
+
+import re
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+from app._defaults import DEFAULT_PORT
+
+# The driver SQLAlchemy should use for PostgreSQL; hosts hand out plain postgres:// URLs.
+PG_DRIVER_SCHEME = "postgresql+psycopg"
+_PG_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
+_SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
+
+DATABASE_URL_EXAMPLE = "postgresql://user:pass@host:5432/db"
+MISSING_DATABASE_URL = (
+    "DATABASE_URL is not set: pass it at run time, "
+    f"e.g. docker run -e DATABASE_URL={DATABASE_URL_EXAMPLE} ..."
+)
+
+
+class SettingsError(Exception):
+    """Configuration problem, carrying one human-readable line."""
+
+
+def normalise_database_url(raw: str) -> str:
+    """Return a SQLAlchemy URL using psycopg 3; keep everything after the scheme as given."""
+    value = raw.strip()
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        raise ValueError(f"is not a URL; expected e.g. {DATABASE_URL_EXAMPLE}")
+    scheme = scheme.lower()
+    if scheme in _PG_SCHEMES:
+        normalised = f"{PG_DRIVER_SCHEME}://{rest}"
+    elif scheme in _SQLITE_SCHEMES:
+        normalised = f"sqlite://{rest}"
+    else:
+        raise ValueError(
+            f"has unsupported scheme '{scheme}://'; use postgresql:// (or postgres://), "
+            "or sqlite:/// for local tests"
+        )
+    try:
+        parsed = make_url(normalised)
+    except (ValueError, TypeError) as exc:
+        # make_url fails on things like a non-numeric port
+        raise ValueError(f"is malformed ({exc})") from None
+    if parsed.drivername == PG_DRIVER_SCHEME and not (parsed.host or parsed.query.get("host")):
+        raise ValueError(f"has no host; expected e.g. {DATABASE_URL_EXAMPLE}")
+    return normalised
+
+
+def redact_url(url: str | URL) -> str:
+    """Render a database URL with any password replaced by ***, safe for logs and responses."""
+    try:
+        parsed = make_url(url)
+    except (ValueError, TypeError):
+        # Unparseable: blank out whatever sits between user: and @ as best we can
+        return re.sub(r"(://[^:/@]*):[^/]*@", r"\1:***@", str(url))
+    rendered = parsed.render_as_string(hide_password=True)
+    # libpq also accepts the password as a query parameter
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", rendered, flags=re.IGNORECASE)
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    # Empty variables count as unset, so `-e PORT=` falls back to the default
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    database_url: str
+    host: str = "0.0.0.0"  # noqa: S104 - a container must listen on all interfaces to be reachable
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    run_migrations: bool = True
+    web_concurrency: int = Field(1, ge=1)
+    forwarded_allow_ips: str = "127.0.0.1"
+    db_pool_size: int = Field(5, ge=1)
+    db_max_overflow: int = Field(5, ge=0)
+    db_connect_timeout: int = Field(5, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(PG_DRIVER_SCHEME)
+
+    @property
+    def safe_database_url(self) -> str:
+        return redact_url(self.database_url)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """Turn one pydantic error into a sentence naming the environment variable."""
+    field = str(error["loc"][0]) if error["loc"] else "settings"
+    name = field.upper()
+    if field == "database_url":
+        if error["type"] == "missing":
+            return MISSING_DATABASE_URL
+        # Never echo the URL itself: it may hold a password
+        return f"DATABASE_URL {str(error['msg']).removeprefix('Value error, ')}"
+    if field == "port":
+        return f"PORT must be a number from 1 to 65535, got {error['input']!r}"
+    if field == "log_level":
+        return f"LOG_LEVEL must be one of debug, info, warning, error, got {error['input']!r}"
+    return f"{name} is invalid ({error['msg']}), got {error['input']!r}"
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment, raising SettingsError with one clear line."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as exc:
+        raise SettingsError("; ".join(_describe(e) for e in exc.errors())) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for this process, read once."""
+    return load_settings()

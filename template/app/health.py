@@ -1,0 +1,32 @@
+"""GET /health: is the database answering and the schema migrated?"""
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app._defaults import SERVICE_NAME
+from app.database import describe_db_error, get_engine
+from app.readiness import SCHEMA_NOT_READY, schema_ready
+
+router = APIRouter(tags=["health"])
+
+
+def _unhealthy(reason: str) -> JSONResponse:
+    return JSONResponse(
+        {"status": "unhealthy", "service": SERVICE_NAME, "reason": reason},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+@router.get("/health")
+def health(request: Request) -> JSONResponse:
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+            ready = schema_ready(request.app, connection)
+    except SQLAlchemyError as exc:
+        return _unhealthy(f"database unreachable: {describe_db_error(exc)}")
+    if not ready:
+        return _unhealthy(SCHEMA_NOT_READY)
+    return JSONResponse({"status": "healthy", "service": SERVICE_NAME})

@@ -1,0 +1,52 @@
+"""The FastAPI application: routes, error handling and start-up migrations."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import health, tasks
+from app._defaults import SERVICE_NAME
+from app.config import get_settings
+from app.database import reset_engine
+from app.errors import install_error_handlers
+from app.readiness import BackgroundMigrator
+
+logger = logging.getLogger("app")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    app.state.schema_ready = False
+    logger.info("%s starting; database %s", SERVICE_NAME, settings.safe_database_url)
+    migrator: BackgroundMigrator | None = None
+    if settings.run_migrations:
+
+        def mark_ready() -> None:
+            app.state.schema_ready = True
+
+        # In a thread so the server accepts requests (and answers /health) while it waits
+        migrator = BackgroundMigrator(settings, on_success=mark_ready)
+        migrator.start()
+    try:
+        yield
+    finally:
+        if migrator is not None:
+            migrator.stop()
+        # Close pooled connections so the database sees a clean disconnect
+        reset_engine()
+        logger.info("%s stopped", SERVICE_NAME)
+
+
+def create_app() -> FastAPI:
+    """Build the app; settings are read at start-up, not at import."""
+    app = FastAPI(title=SERVICE_NAME, version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(tasks.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,161 @@
+"""Settings: DATABASE_URL normalisation and validation, redaction, clear error lines."""
+
+import pytest
+
+pytestmark = pytest.mark.inprocess
+
+NEON = "postgresql://u:p@ep-x.aws.neon.tech/neondb?sslmode=require"
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
+    """No settings in the environment and no developer .env in the working directory."""
+    for name in ("DATABASE_URL", "PORT", "LOG_LEVEL", "RUN_MIGRATIONS", "HOST", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db:5432/app", "postgresql+psycopg://u:p@db:5432/app"),
+        ("postgresql://u:p@db/app", "postgresql+psycopg://u:p@db/app"),
+        ("POSTGRESQL://u:p@db/app", "postgresql+psycopg://u:p@db/app"),
+        ("postgresql+psycopg://u:p@db/app", "postgresql+psycopg://u:p@db/app"),
+        (NEON, "postgresql+psycopg://u:p@ep-x.aws.neon.tech/neondb?sslmode=require"),
+        (
+            "postgres://u:p@h/db?sslmode=verify-full&options=-c%20search_path%3Dapp",
+            "postgresql+psycopg://u:p@h/db?sslmode=verify-full&options=-c%20search_path%3Dapp",
+        ),
+        (
+            "postgresql:///app?host=/var/run/postgresql",
+            "postgresql+psycopg:///app?host=/var/run/postgresql",
+        ),
+        ("sqlite:///./local.db", "sqlite:///./local.db"),
+        ("  postgres://u:p@db/app\n", "postgresql+psycopg://u:p@db/app"),
+    ],
+)
+def test_database_url_is_normalised(given: str, expected: str) -> None:
+    from app.config import normalise_database_url
+
+    assert normalise_database_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "fragment"),
+    [
+        ("mysql://u:p@db/app", "unsupported scheme 'mysql://'"),
+        ("postgresql+psycopg2://u:p@db/app", "unsupported scheme"),
+        ("db.example.com:5432/app", "is not a URL"),
+        ("postgresql://u:p@db:notaport/app", "is malformed"),
+        ("postgresql://", "has no host"),
+    ],
+)
+def test_bad_database_url_names_the_variable(clean_env, given: str, fragment: str) -> None:
+    from app.config import SettingsError, load_settings
+
+    clean_env.setenv("DATABASE_URL", given)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("DATABASE_URL ")
+    assert fragment in message
+    assert "\n" not in message
+    assert ":p@" not in message
+
+
+def test_missing_database_url_message(clean_env) -> None:
+    from app.config import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("DATABASE_URL is not set: pass it at run time")
+    assert "docker run -e DATABASE_URL=" in str(caught.value)
+
+
+def test_empty_database_url_counts_as_missing(clean_env) -> None:
+    from app.config import SettingsError, load_settings
+
+    clean_env.setenv("DATABASE_URL", "")
+    with pytest.raises(SettingsError, match="DATABASE_URL is not set"):
+        load_settings()
+
+
+def test_defaults(clean_env) -> None:
+    from app._defaults import DEFAULT_PORT
+    from app.config import load_settings
+
+    clean_env.setenv("DATABASE_URL", NEON)
+    settings = load_settings()
+    assert settings.port == DEFAULT_PORT
+    assert settings.host == "0.0.0.0"
+    assert settings.log_level == "info"
+    assert settings.run_migrations is True
+    assert settings.web_concurrency == 1
+    assert settings.forwarded_allow_ips == "127.0.0.1"
+    assert settings.is_postgres
+
+
+def test_environment_overrides(clean_env) -> None:
+    from app.config import load_settings
+
+    clean_env.setenv("DATABASE_URL", "sqlite:///./x.db")
+    clean_env.setenv("PORT", "9090")
+    clean_env.setenv("LOG_LEVEL", "WARNING")
+    clean_env.setenv("RUN_MIGRATIONS", "false")
+    settings = load_settings()
+    assert (settings.port, settings.log_level, settings.run_migrations) == (9090, "warning", False)
+    assert not settings.is_postgres
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "65536", "-5", "80.5"])
+def test_bad_port(clean_env, port: str) -> None:
+    from app.config import SettingsError, load_settings
+
+    clean_env.setenv("DATABASE_URL", NEON)
+    clean_env.setenv("PORT", port)
+    with pytest.raises(SettingsError, match="PORT must be a number from 1 to 65535"):
+        load_settings()
+
+
+def test_bad_log_level(clean_env) -> None:
+    from app.config import SettingsError, load_settings
+
+    clean_env.setenv("DATABASE_URL", NEON)
+    clean_env.setenv("LOG_LEVEL", "loud")
+    with pytest.raises(SettingsError, match="LOG_LEVEL must be one of"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("postgresql+psycopg://app:hunter2@db:5432/tasks?sslmode=require", "hunter2"),
+        ("postgres://app:p%40ss@db/tasks", "p%40ss"),
+        ("postgresql://app@db/tasks?password=hunter2", "hunter2"),
+        ("postgresql://app:hunter2@db:bad/tasks", "hunter2"),
+    ],
+)
+def test_redaction(url: str, secret: str) -> None:
+    from app.config import redact_url
+
+    redacted = redact_url(url)
+    assert secret not in redacted
+    assert "***" in redacted
+    assert "app" in redacted
+
+
+def test_redaction_keeps_the_useful_parts() -> None:
+    from app.config import redact_url
+
+    assert redact_url("postgresql+psycopg://u:pw@ep-x.aws.neon.tech/neondb?sslmode=require") == (
+        "postgresql+psycopg://u:***@ep-x.aws.neon.tech/neondb?sslmode=require"
+    )
+
+
+def test_safe_database_url(clean_env) -> None:
+    from app.config import load_settings
+
+    clean_env.setenv("DATABASE_URL", "postgres://app:topsecret@db/tasks")
+    assert load_settings().safe_database_url == "postgresql+psycopg://app:***@db/tasks"
