@@ -127,7 +127,7 @@ def health(s: Subject) -> Figures:
     c.remove()
     # and it must be able to say no: a database nobody listens on
     down = s.start_container("health-down", database_url=s.unreachable_database_url(),
-                             extra=("--health-start-period", "0s"))
+                             health_start_period="1ms")  # failures count at once
     down.wait_for_health_status(503)
     bad = down.http("GET", "/health")
     expect(bad.status == 503 and bad.body.get("reason"), f"/health with no database answered {bad}")

@@ -122,7 +122,8 @@ class ContainerError(RuntimeError):
 
 
 def run_container(engine: Engine, image: str, *, name: str, port: int, env: dict[str, str],
-                  extra: tuple[str, ...] = (), command: tuple[str, ...] = ()) -> Container:
+                  extra: tuple[str, ...] = (), command: tuple[str, ...] = (),
+                  health_start_period: str = "30s") -> Container:
     """docker run -d on the host network, listening on 127.0.0.1:port only.
 
     The health interval is shortened so tests see Docker's verdict in seconds; the
@@ -130,7 +131,7 @@ def run_container(engine: Engine, image: str, *, name: str, port: int, env: dict
     """
     engine.docker("rm", "--force", name, check=False)
     args = ["run", "-d", "--name", name, "--network", "host",
-            "--health-interval", "1s", "--health-start-period", "30s",
+            "--health-interval", "1s", "--health-start-period", health_start_period,
             "-e", "HOST=127.0.0.1", "-e", f"PORT={port}"]
     for key, value in env.items():
         args += ["-e", f"{key}={value}"]

@@ -3,6 +3,8 @@ against every success criterion of its own rendered spec."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from harness.checks import CHECKS
@@ -12,7 +14,19 @@ from harness.subject import Lab, VariantSkipped, prepare_subject
 from harness.variants import Variant, load_variants
 
 pytestmark = pytest.mark.container
-VARIANTS = load_variants()
+
+
+def chosen_variants() -> list[Variant]:
+    """All of matrix.yml, or the names in MATRIX_VARIANTS (tasks.py --variant)."""
+    variants = load_variants()
+    wanted = [n for n in os.environ.get("MATRIX_VARIANTS", "").split(",") if n]
+    unknown = set(wanted) - {v.name for v in variants}
+    if unknown:
+        raise pytest.UsageError(f"no such variant in matrix.yml: {', '.join(sorted(unknown))}")
+    return [v for v in variants if not wanted or v.name in wanted]
+
+
+VARIANTS = chosen_variants()
 
 
 @pytest.fixture(scope="module", params=VARIANTS, ids=[v.name for v in VARIANTS])
@@ -41,5 +55,6 @@ def test_success_criterion(subject, criterion: str, matrix_report: MatrixReport)
         figures = CHECKS[criterion](subject)
     except BaseException:
         matrix_report.record(subject.variant.name, criterion, ok=False)
+        subject.remove_containers()  # a failed check must not leave the next one a taken port
         raise
     matrix_report.record(subject.variant.name, criterion, ok=True, figures=figures)
