@@ -36,7 +36,7 @@ RECIPE_FORMAT = "1"
 
 OFFICIAL_BASES = (
     "python:3.13-slim-trixie",
-    "python:3.12-slim-bookworm",
+    "python:3.12-slim-trixie",
     "python:3.13-alpine3.22",
     "python:3.12-alpine3.22",
     "debian:trixie-slim",
@@ -50,7 +50,7 @@ NO_PYTHON_312 = (
 )
 NO_ALPINE = "{ref} cannot be pulled and Alpine cannot be built here: no apk repository is reachable"
 SKIP_REASONS = {
-    "python:3.12-slim-bookworm": NO_PYTHON_312,
+    "python:3.12-slim-trixie": NO_PYTHON_312,
     "python:3.12-alpine3.22": NO_ALPINE,
     "python:3.13-alpine3.22": NO_ALPINE,
 }

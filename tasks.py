@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""task-api-template's one entry point, for people and CI alike.
+
+    python3 tasks.py test                 # everything: fast tier, then every variant in Docker
+    python3 tasks.py test --tier fast     # questions, renders, lint, the project's own tests
+    python3 tasks.py matrix -v slim-313   # the container tier for some variants, with its table
+    python3 tasks.py standins             # make (or find) every base image the matrix needs
+
+On first use it makes .venv with requirements-dev.txt and re-runs itself there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+REQUIREMENTS = ROOT / "requirements-dev.txt"
+
+
+def ensure_venv() -> None:
+    """Stdlib only: create or refresh .venv, then re-exec this script inside it."""
+    if Path(sys.prefix).resolve() == VENV.resolve():
+        return
+    stamp = VENV / ".requirements.sha256"
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    python = VENV / "bin" / "python"
+    if not python.exists() or not stamp.exists() or stamp.read_text() != digest:
+        print(f"[tasks] preparing {VENV.name} from {REQUIREMENTS.name}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
+        stamp.write_text(digest)
+    os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    ensure_venv()
+
+import typer  # noqa: E402  (available once ensure_venv has run)
+
+app = typer.Typer(add_completion=False, help="Render, build, run and check the template's variants.")
+TIERS = {"fast": "not container", "container": "container", "all": ""}
+
+
+def run_pytest(marker: str, variants: list[str], extra: list[str]) -> int:
+    env = {**os.environ, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if variants:
+        env["MATRIX_VARIANTS"] = ",".join(variants)
+    args = [sys.executable, "-m", "pytest", "-v", "-rs", "--log-cli-level=INFO", "-p", "no:cacheprovider"]
+    if marker:
+        args += ["-m", marker]
+    print(f"[tasks] {' '.join(args[2:])}", flush=True)
+    return subprocess.run(args + extra, cwd=ROOT, env=env).returncode
+
+
+@app.command()
+def test(tier: str = typer.Option("all", help="fast, container or all"),
+         variant: list[str] = typer.Option([], "--variant", "-v", help="only these matrix variants"),
+         pytest_args: list[str] = typer.Argument(None, help="passed to pytest after --")) -> None:
+    """Run the tests: the fast tier, the container tier, or both (the default)."""
+    if tier not in TIERS:
+        raise typer.BadParameter(f"--tier must be one of {', '.join(TIERS)}")
+    raise typer.Exit(run_pytest(TIERS[tier], variant, pytest_args or []))
+
+
+@app.command()
+def matrix(variant: list[str] = typer.Option([], "--variant", "-v", help="only these matrix variants")) -> None:
+    """Build, run and check every variant (or some), ending with the matrix table."""
+    raise typer.Exit(run_pytest(TIERS["container"], variant, []))
+
+
+@app.command()
+def standins() -> None:
+    """Find or build every base image the matrix refers to, and say which is which."""
+    from harness.base_images import OFFICIAL_BASES, resolve_base
+    from harness.engine import ensure_engine
+
+    engine = ensure_engine()
+    print(f"[tasks] engine: {engine.buildkit}", flush=True)
+    for ref in OFFICIAL_BASES:
+        base = resolve_base(engine, ref)
+        print(f"{ref:38} {base.kind:9} {base.image or '-':48} {base.reason}", flush=True)
+
+
+if __name__ == "__main__":
+    app()
