@@ -394,7 +394,8 @@ ln -sf /usr/share/zoneinfo/Etc/UTC "$out/etc/localtime"
 echo Etc/UTC > "$out/etc/timezone"
 ln -s python3.11 "$out/usr/bin/python3"
 ln -s python3.11 "$out/usr/bin/python"
-printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$out/etc/passwd"
+printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' > "$out/etc/passwd"
+printf 'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >> "$out/etc/passwd"
 printf 'root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n' > "$out/etc/group"
 printf 'hosts: files dns\nnetworks: files\npasswd: files\ngroup: files\nshadow: files\n' > "$out/etc/nsswitch.conf"
 install -d -m 0700 "$out/root"
@@ -430,7 +431,8 @@ def build_distroless(engine: Engine, recipe: Recipe, tag: str, labels: list[str]
             )
         if result.returncode != 0:
             raise BaseImageError(
-                "Assembling the distroless stand-in failed: fix the cause shown below (often the network to deb.debian.org) and run again.\n"
+                "Assembling the distroless stand-in failed: fix the cause shown below "
+                "(often the network to deb.debian.org) and run again.\n"
                 + tail(result.stderr.decode(errors="replace"))
             )
         engine.docker("import", *change_flags([*recipe.changes, *labels]), str(tarball), tag, timeout=BUILD_TIMEOUT)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.container import request
-from harness.secrets import scan_stream
 from harness.net import free_port, registry_has
+from harness.secrets import scan_stream
 
 if TYPE_CHECKING:
     from harness.subject import Subject

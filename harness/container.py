@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.engine import Engine
+from harness.net import LOCAL_OPENER
 
 
 @dataclass
@@ -29,7 +30,7 @@ def request(port: int, method: str, path: str, body: Any = None, timeout: float 
     hdrs.update(headers or {})
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method, headers=hdrs)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with LOCAL_OPENER.open(req, timeout=timeout) as resp:
             status, payload = resp.status, resp.read()
     except urllib.error.HTTPError as err:
         status, payload = err.code, err.read()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import socket
 import urllib.request
 
+# Loopback requests must never go through a proxy from the environment.
+LOCAL_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 
 def free_port(exclude: set[int] = frozenset()) -> int:
     while True:
@@ -32,7 +35,7 @@ def registry_has(host: str, ref: str) -> bool:
         f"http://{host.replace('localhost', '127.0.0.1')}/v2/{repo}/manifests/{tag}", method="HEAD",
         headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with LOCAL_OPENER.open(req, timeout=10) as resp:
             return resp.status == 200
     except OSError:
         return False

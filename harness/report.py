@@ -57,7 +57,7 @@ class MatrixReport:
             lines.append((r.variant, r.base, size, fmt(r.build_s), fmt(r.first_200_s), fmt(r.healthy_s),
                           checks if total else "-"))
         widths = [min(max(len(str(line[i])) for line in lines), 70) for i in range(len(head))]
-        out = ["  ".join(str(c)[:w].ljust(w) for c, w in zip(line, widths)) for line in lines]
+        out = ["  ".join(str(c)[:w].ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
         out += [f"  {r.variant}: {r.base}" for r in self.rows.values() if len(r.base) > widths[1]]
         c = self.counts()
         out.append(f"{len(self.rows)} variants: {c['built']} built ({c['stand-in']} on stand-in bases), "

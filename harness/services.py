@@ -25,6 +25,7 @@ from typing import Self
 import yaml
 
 from harness.engine import apt_install, may_install, tail, wait_until
+from harness.net import LOCAL_OPENER, free_port
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_CA = "/etc/ssl/certs/ca-certificates.crt"
@@ -35,20 +36,10 @@ class ServiceError(RuntimeError):
     """A test service could not be started or used; the message says what to do."""
 
 
-def find_free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
 def port_is_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((LOOPBACK, port)) == 0
-
-
-# Loopback requests must never go through a proxy from the environment.
-LOCAL_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class Service:
@@ -183,7 +174,7 @@ class Postgres(Service):
         atexit.register(self.close)
         if owner is not None:
             os.chown(self.workdir, owner.pw_uid, owner.pw_gid)
-        self.port = find_free_port()
+        self.port = free_port()
         initdb = [str(bindir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8", "--locale=C"]
         # Trust only on the private socket (superuser psql); TCP logins need the password.
         self.run([*initdb, "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"], "initdb")
@@ -294,7 +285,7 @@ class Registry(Service):
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="task-api-registry-"))
             atexit.register(self.close)
-            self.port = find_free_port()
+            self.port = free_port()
         config = self.workdir / "config.yml"
         config.write_text(yaml.safe_dump(registry_config(self.workdir, self.port)))
         with open(self.log_file, "ab") as log:

@@ -16,7 +16,6 @@ _report = MatrixReport()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "container: needs a Docker engine, builds and runs images")
     logging.getLogger("harness").setLevel(logging.INFO)
 
 

@@ -119,7 +119,7 @@ def test_readme_commands_carry_image_reference_and_port(project: Path) -> None:
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     image = {"none": answers["image_name"], "custom": f"{answers.get('registry_host')}/"}.get(
         answers["registry"], f"{answers['registry']}/{answers.get('registry_namespace')}/")
-    assert f"docker build" in readme and f"-t {image}" in readme
+    assert "docker build" in readme and f"-t {image}" in readme
     assert f"-p {answers['port']}:{answers['port']}" in readme
     if answers["registry"] == "none":
         assert "docker save" in readme and "docker load" in readme
