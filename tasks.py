@@ -12,6 +12,7 @@ On first use it makes .venv with requirements-dev.txt and re-runs itself there.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import subprocess
 import sys
@@ -80,6 +81,7 @@ def standins() -> None:
     from harness.base_images import OFFICIAL_BASES, resolve_base
     from harness.engine import ensure_engine
 
+    logging.basicConfig(level=logging.INFO, format="[harness] %(message)s")
     engine = ensure_engine()
     print(f"[tasks] engine: {engine.buildkit}", flush=True)
     for ref in OFFICIAL_BASES:

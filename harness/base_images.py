@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -24,6 +25,8 @@ from harness.engine import (
     may_install,
     tail,
 )
+
+logger = logging.getLogger("harness")
 
 MIRROR = "http://deb.debian.org/debian"
 STANDIN_REPO = "task-api-standin"
@@ -554,21 +557,19 @@ def ensure_standin(engine: Engine, ref: str) -> str:
         if labels is not None and labels.get(LABEL_RECIPE) == wanted:
             return recipe.image
         old_id = image_id(engine, recipe.image)
-        print(f"stand-in {recipe.image} (for {ref}, recipe {wanted}): building ...", flush=True)
+        logger.info("stand-in %s (for %s, recipe %s): building ...", recipe.image, ref, wanted)
         started = time.monotonic()
         try:
             recipe.build(engine, recipe, recipe.image, label_changes(recipe, wanted))
         except DockerCommandError as exc:
             raise BaseImageError(
-                f"Building the stand-in for {ref} failed: fix the cause shown below (often the network to deb.debian.org) and run again.\n"
+                f"Building the stand-in for {ref} failed: fix the cause shown below "
+                "(often the network to deb.debian.org) and run again.\n"
                 f"{exc.stderr_tail}"
             ) from exc
         recipe.verify(engine, recipe.image)
         elapsed = time.monotonic() - started
-        print(
-            f"stand-in {recipe.image}: built in {elapsed:.1f} s, {image_size_mb(engine, recipe.image):.1f} MB",
-            flush=True,
-        )
+        logger.info("stand-in %s: built in %.1f s, %.1f MB", recipe.image, elapsed, image_size_mb(engine, recipe.image))
         if old_id and old_id != image_id(engine, recipe.image):
             # The superseded build is dangling now; drop it unless something still uses it.
             engine.docker("rmi", old_id, check=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+logger = logging.getLogger("harness")
 DOCKERD_LOG = Path(tempfile.gettempdir()) / "task-api-template-dockerd.log"
 DEBIAN_CLIENT = "/usr/bin/docker"
 START_TIMEOUT = 60.0
@@ -166,7 +168,7 @@ def find_dockerd() -> str | None:
 def apt_install(*packages: str) -> None:
     """Install Debian packages (used only where may_install() allows it)."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    print(f"Installing Debian packages: {' '.join(packages)} ...", flush=True)
+    logger.info("installing Debian packages: %s", " ".join(packages))
     for argv in (["apt-get", "update"], ["apt-get", "install", "-y", *packages]):
         result = subprocess.run(argv, check=False, env=env, capture_output=True, text=True)
         if result.returncode != 0:
@@ -181,7 +183,7 @@ def install_docker() -> None:
 
 
 def start_dockerd(dockerd: str) -> None:
-    print(f"Starting {dockerd} (log: {DOCKERD_LOG}) ...", flush=True)
+    logger.info("starting %s (log: %s)", dockerd, DOCKERD_LOG)
     with open(DOCKERD_LOG, "ab") as log:
         # setsid: the daemon outlives this process and ignores our terminal's signals.
         subprocess.Popen(

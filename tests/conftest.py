@@ -19,6 +19,11 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger("harness").setLevel(logging.INFO)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Fast checks first: a broken render should fail in seconds, not after the builds."""
+    items.sort(key=lambda item: item.get_closest_marker("container") is not None)
+
+
 @pytest.fixture(scope="session")
 def matrix_report() -> MatrixReport:
     return _report
