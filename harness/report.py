@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -16,6 +18,7 @@ class Row:
     build_s: float | None = None
     first_200_s: float | None = None
     healthy_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # reliability figures, by name
     passed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -31,8 +34,20 @@ class MatrixReport:
         row = self.row(variant)
         (row.passed if ok else row.failed).append(criterion)
         for key, value in (figures or {}).items():
-            if hasattr(row, key):
+            if key in Row.__dataclass_fields__:
                 setattr(row, key, value)
+            else:
+                row.extra[key] = value
+
+    def run(self, subject: Any, name: str, check: Callable[[Any], dict]) -> None:
+        """Run one check on a subject, recording its verdict and figures."""
+        try:
+            figures = check(subject)
+        except BaseException:
+            self.record(subject.variant.name, name, ok=False)
+            subject.remove_containers()  # a failed check must not leave the next one a taken port
+            raise
+        self.record(subject.variant.name, name, ok=True, figures=figures)
 
     def counts(self) -> dict[str, int]:
         rows = list(self.rows.values())
@@ -49,20 +64,35 @@ class MatrixReport:
 
     def table(self) -> str:
         head = ("variant", "base used", "size / budget MB", "build s", "first 200 s", "healthy s", "checks")
-        lines = [head]
+        rows = []
         for r in self.rows.values():
             size = f"{r.size_mb:.0f} / {r.budget_mb}" if r.size_mb is not None else "-"
             total = len(r.passed) + len(r.failed)
             checks = f"{len(r.passed)}/{total}" + (f" FAILED {','.join(r.failed)}" if r.failed else "")
-            lines.append((r.variant, r.base, size, fmt(r.build_s), fmt(r.first_200_s), fmt(r.healthy_s),
-                          checks if total else "-"))
-        widths = [min(max(len(str(line[i])) for line in lines), 70) for i in range(len(head))]
-        out = ["  ".join(str(c)[:w].ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
-        out += [f"  {r.variant}: {r.base}" for r in self.rows.values() if len(r.base) > widths[1]]
+            rows.append((r.variant, r.base, size, fmt(r.build_s), fmt(r.first_200_s), fmt(r.healthy_s),
+                         checks if total else "-"))
+        out = columns(head, rows)
+        out += [f"  {r.variant}: {r.base}" for r in self.rows.values() if len(r.base) > 70]
         c = self.counts()
         out.append(f"{len(self.rows)} variants: {c['built']} built ({c['stand-in']} on stand-in bases), "
                    f"{c['skipped']} skipped")
+        built = [r for r in self.rows.values() if r.extra]
+        if built:
+            out += ["", "reliability figures (a column per check)"]
+            out += columns(("variant", *RELIABILITY_COLUMNS),
+                           [(r.variant, *(str(r.extra.get(k, "-")) for k in RELIABILITY_COLUMNS)) for r in built])
         return "\n".join(out)
+
+
+# figure names the reliability checks return, in the order the table shows them
+RELIABILITY_COLUMNS = ("hardened", "stop_s", "exit_code", "recovery_s", "acked", "lost", "fuzz_requests",
+                       "rps", "p50_ms", "p99_ms", "bad_config")
+
+
+def columns(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    lines = [head, *rows]
+    widths = [min(max(len(str(line[i])) for line in lines), 70) for i in range(len(head))]
+    return ["  ".join(str(c)[:w].ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines]
 
 
 def fmt(value: float | None) -> str:

@@ -186,30 +186,39 @@ class Postgres(Service):
         with open(self.data_dir / "postgresql.conf", "a") as conf:
             conf.write(settings)
 
-    def psql(self, sql: str, database: str | None = None) -> str:
-        """Run SQL as the superuser over the private socket; returns unaligned, tuples-only output."""
+    def psql_argv(self, database: str | None = None) -> list[str]:
+        """psql as the superuser over the private socket, reading SQL from stdin."""
         bindir = find_postgres_bin()
-        return self.run(
-            [
-                str(bindir / "psql"),
-                "-X",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                str(self.workdir),
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
-                "-d",
-                database or self.database,
-                "-f",
-                "-",
-            ],
-            "query",
-            input=sql,
-        ).strip()
+        return [
+            str(bindir / "psql"),
+            "-X",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(self.workdir),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database or self.database,
+            "-f",
+            "-",
+        ]
+
+    def psql(self, sql: str, database: str | None = None) -> str:
+        """Run SQL as the superuser; returns unaligned, tuples-only output."""
+        return self.run(self.psql_argv(database), "query", input=sql).strip()
+
+    def psql_async(self, sql: str, database: str | None = None) -> subprocess.Popen[str]:
+        """Start SQL that runs on its own (e.g. holding a lock) and return at once."""
+        proc = subprocess.Popen(self.as_owner(self.psql_argv(database)), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, text=True)
+        assert proc.stdin is not None
+        proc.stdin.write(sql)
+        proc.stdin.close()
+        return proc
 
     def stop(self) -> None:
         if not self.running:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import MatrixReport
-from harness.variants import ROOT
+from harness.variants import ROOT, Variant, load_variants
 
 REPORT_PATH = ROOT / "reports" / "matrix.json"
 _report = MatrixReport()
@@ -35,6 +35,40 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
 
     with open_lab(Path(tmp_path_factory.mktemp("lab"))) as the_lab:
         yield the_lab
+
+
+def chosen_variants() -> list[Variant]:
+    """All of matrix.yml, or the names in MATRIX_VARIANTS (tasks.py --variant)."""
+    variants = load_variants()
+    wanted = [n for n in os.environ.get("MATRIX_VARIANTS", "").split(",") if n]
+    unknown = set(wanted) - {v.name for v in variants}
+    if unknown:
+        raise pytest.UsageError(f"no such variant in matrix.yml: {', '.join(sorted(unknown))}")
+    return [v for v in variants if not wanted or v.name in wanted]
+
+
+VARIANTS = chosen_variants()
+
+
+@pytest.fixture(scope="session", params=VARIANTS, ids=[v.name for v in VARIANTS])
+def subject(request: pytest.FixtureRequest, lab, matrix_report: MatrixReport):
+    """One built variant at a time, shared by every container-tier module (built once)."""
+    from harness.subject import VariantSkipped, prepare_subject
+
+    variant: Variant = request.param
+    row = matrix_report.row(variant.name)
+    try:
+        built = prepare_subject(lab, variant)
+    except VariantSkipped as why:
+        row.base = f"skipped: {why}"
+        pytest.skip(str(why))
+    except Exception:
+        row.base, row.failed = "build failed", ["SC-01"]
+        raise
+    row.base = f"{built.base.kind}: {built.base.image}"
+    yield built
+    row.first_200_s = built.figures.get("first_200_s", row.first_200_s)
+    built.close()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001

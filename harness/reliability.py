@@ -1,0 +1,283 @@
+"""Reliability checks (beyond the spec's criteria): hardened runtime, clean stop,
+database outage, hostile input, load and bad configuration.
+
+Like the criteria checks, each takes the Subject, raises CheckFailed with what it saw,
+and returns figures for the matrix report. All traffic stays on 127.0.0.1, and every
+loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.checks import CheckFailed, expect
+from harness.container import ContainerError, request
+from harness.net import free_port
+
+if TYPE_CHECKING:
+    from harness.subject import Subject
+
+Figures = dict[str, Any]
+LOAD_SECONDS = int(os.environ.get("LOAD_SECONDS", "30"))
+LOAD_CONNECTIONS = int(os.environ.get("LOAD_CONNECTIONS", "64"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
+
+
+def crud_round_trip(port: int, label: str) -> None:
+    created = request(port, "POST", "/tasks", {"title": f"{label} round trip"})
+    expect(created.status == 201, f"{label}: POST answered {created}")
+    tid = created.body["id"]
+    for method, path, body, want in (("GET", f"/tasks/{tid}", None, 200),
+                                     ("PATCH", f"/tasks/{tid}", {"status": "done"}, 200),
+                                     ("DELETE", f"/tasks/{tid}", None, 204)):
+        resp = request(port, method, path, body)
+        expect(resp.status == want, f"{label}: {method} {path} answered {resp}, expected {want}")
+
+
+def hardened_runtime(s: Subject) -> Figures:
+    """Read-only root, no capabilities, no privilege escalation, an arbitrary UID in group 0."""
+    s.remove_containers()
+    c = s.start_container("hardened", extra=(
+        "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+        "--security-opt", "no-new-privileges", "--user", "1000650000:0"))
+    c.wait_for_health_200()
+    crud_round_trip(c.port, "hardened")
+    status = c.exec("python", "-c", "print(open('/proc/1/status').read())")
+    uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
+    expect(uid == "1000650000", f"PID 1 runs as UID {uid}, not the assigned 1000650000")
+    c.remove()
+    return {"hardened": "ok"}
+
+
+def clean_stop(s: Subject) -> Figures:
+    """docker stop lets an in-flight request finish and the process exit by itself."""
+    s.remove_containers()
+    c = s.start_container("stop")
+    c.wait_for_health_200()
+    c.http("POST", "/tasks", {"title": "table exists"})
+    # hold the table lock so the next write is in flight when the stop arrives
+    locker = s.lab.postgres.psql_async("BEGIN; LOCK TABLE task IN ACCESS EXCLUSIVE MODE; "
+                                       "SELECT pg_sleep(3); COMMIT;", database=s.database)
+    time.sleep(0.5)
+    answer: dict[str, Any] = {}
+    writer = threading.Thread(target=lambda: answer.update(
+        r=request(c.port, "POST", "/tasks", {"title": "in flight at stop"}, timeout=30)))
+    writer.start()
+    time.sleep(0.7)
+    started = time.monotonic()
+    s.engine.docker("stop", "--time", "10", c.name)
+    stop_s = time.monotonic() - started
+    writer.join(30)
+    locker.wait(30)
+    state = c.state()
+    c.remove()
+    expect("r" in answer and answer["r"].status == 201, f"the in-flight request got {answer.get('r')}")
+    expect(stop_s < 9.5, f"docker stop took {stop_s:.1f} s of its 10 s grace period: the app was killed")
+    expect(state["ExitCode"] in (0, 143) and not state.get("OOMKilled"),
+           f"the container exited with {state['ExitCode']}")
+    return {"stop_s": round(stop_s, 2), "exit_code": state["ExitCode"]}
+
+
+def database_outage(s: Subject) -> Figures:
+    """Started with PostgreSQL down: stays up, says 503 and why, recovers without a restart."""
+    pg = s.lab.postgres
+    s.remove_containers()
+    pg.stop()
+    try:
+        c = s.start_container("outage")
+        down = c.wait_for_health_status(503, timeout=30)
+        expect("database unreachable" in str(down.body.get("reason")), f"/health with the database down: {down}")
+        write = c.http("POST", "/tasks", {"title": "while down"})
+        expect(write.status == 503, f"a write with the database down answered {write}, not 503")
+        time.sleep(2)
+        expect(c.state()["Running"], "the container exited while the database was down")
+    finally:
+        pg.start()
+    started = time.monotonic()
+    c.wait_for_health_200(timeout=60)
+    recovery = time.monotonic() - started
+    crud_round_trip(c.port, "after the outage")
+    state = c.state()
+    logs = c.logs()
+    c.remove()
+    expect(state.get("Restarting") is False and "Traceback" not in logs, f"unexpected restart or traceback: {logs[-800:]}")
+    expect(s.sentinels["database password"] not in logs, "the database password is in the logs of a failing connection")
+    return {"recovery_s": round(recovery, 2)}
+
+
+def writes_across_restart(s: Subject, seconds: float = 8.0, writers: int = 4) -> Figures:
+    """A steady write load through a database restart: failures only while it is down,
+    and every write that was acknowledged is in the database afterwards."""
+    pg = s.lab.postgres
+    s.remove_containers()
+    c = s.start_container("writes")
+    c.wait_for_health_200()
+    results: list[tuple[float, int, int | None]] = []  # (time, status, id)
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def write(n: int) -> None:
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
+            try:
+                r = request(c.port, "POST", "/tasks", {"title": f"w{n}-{i}"}, timeout=10)
+                row = (time.monotonic(), r.status, r.body.get("id") if r.status == 201 else None)
+            except OSError:
+                row = (time.monotonic(), 0, None)
+            with lock:
+                results.append(row)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds / 4)
+    down_at = time.monotonic()
+    pg.stop()
+    time.sleep(seconds / 4)
+    pg.start()
+    up_at = time.monotonic()
+    for t in threads:
+        t.join(30)
+    c.remove()
+    acked = [r[2] for r in results if r[1] == 201]
+    failed = [r for r in results if r[1] != 201]
+    expect(all(status in (0, 503) for _, status, _ in failed),
+           f"writes failed with {sorted({r[1] for r in failed})}, expected only 503 during the outage")
+    stray = [r for r in failed if not down_at - 0.5 <= r[0] <= up_at + 5]
+    expect(not stray, f"{len(stray)} writes failed outside the outage window")
+    expect(len(acked) > 0, "no write succeeded at all")
+    stored = s.psql(f"SELECT count(*) FROM task WHERE id IN ({','.join(map(str, acked))})")
+    expect(int(stored) == len(acked), f"{len(acked)} writes were acknowledged but {stored} are in the database")
+    return {"acked": len(acked), "refused": len(failed), "lost": 0}
+
+
+def hostile_input(s: Subject) -> Figures:
+    """Schemathesis against the running container's own OpenAPI schema, every check on."""
+    st = shutil.which("st") or str(Path(sys.executable).parent / "st")
+    c = s.main_container()
+    out = subprocess.run([st, "run", f"http://127.0.0.1:{c.port}/openapi.json", "--checks", "all",
+                          "--max-examples", str(FUZZ_EXAMPLES), "--workers", "2", "--no-color",
+                          "--request-timeout", "10"], capture_output=True, text=True, timeout=600)
+    summary = out.stdout[-3000:]
+    generated = re.search(r"(\d+) generated", out.stdout)
+    expect(out.returncode == 0, f"schemathesis found problems:\n{summary}")
+    count = int(generated.group(1)) if generated else 0
+    expect(count >= 1000, f"schemathesis generated only {count} requests, fewer than 1,000")
+    server_errors = re.findall(r"\b5\d\d\b", c.logs())
+    expect(not server_errors or "500" not in server_errors, "the container logged a 500")
+    return {"fuzz_requests": count}
+
+
+WRK_SCRIPT = """
+-- mixed CRUD: a quarter each of POST, list GET, GET by id and PATCH, spread over
+-- many existing tasks (not one hot row) the way independent clients would
+local ids = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  local k = n %% 4
+  local id = ids[((n * 7919) %% #ids) + 1]
+  if k == 0 then
+    return wrk.format("POST", "/tasks", {["Content-Type"] = "application/json"}, '{"title": "load ' .. n .. '"}')
+  elseif k == 1 then
+    return wrk.format("GET", "/tasks?limit=20")
+  elseif k == 2 then
+    return wrk.format("GET", "/tasks/" .. id)
+  end
+  return wrk.format("PATCH", "/tasks/" .. id, {["Content-Type"] = "application/json"}, '{"status": "in_progress"}')
+end
+"""
+
+
+def load(s: Subject) -> Figures:
+    """wrk against 127.0.0.1 for a bounded time: zero errors; requests/s and latency."""
+    wrk = shutil.which("wrk")
+    if not wrk:
+        raise CheckFailed("wrk is not installed: `apt-get install wrk` (the CI script installs it)")
+    c = s.main_container()
+    ids = [request(c.port, "POST", "/tasks", {"title": f"seed {i}"}).body["id"] for i in range(200)]
+    script = s.lab.workdir / "load.lua"
+    script.write_text(WRK_SCRIPT % ",".join(map(str, ids)))
+    out = subprocess.run([wrk, "-t2", f"-c{LOAD_CONNECTIONS}", f"-d{LOAD_SECONDS}s", "--timeout", "10s", "--latency",
+                          "-s", str(script), f"http://127.0.0.1:{c.port}"],
+                         capture_output=True, text=True, timeout=LOAD_SECONDS + 60)
+    text = out.stdout
+    expect(out.returncode == 0, f"wrk failed: {out.stderr}")
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    sock = re.search(r"Socket errors: (.*)", text)
+    expect(not bad and not sock, f"errors under load:\n{text}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    return {"rps": round(rps), "p50_ms": latency(text, "50%"), "p99_ms": latency(text, "99%"),
+            "load": f"{LOAD_CONNECTIONS} conns {LOAD_SECONDS}s"}
+
+
+def latency(text: str, pct: str) -> float:
+    value, unit = re.search(rf"^\s+{re.escape(pct)}\s+([\d.]+)(us|ms|s)$", text, re.MULTILINE).groups()
+    return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 1)
+
+
+def bad_configuration(s: Subject) -> Figures:
+    """Each configuration mistake: one clear line, a non-zero exit, no traceback."""
+    sentinel = s.sentinels["database password"]
+    cases = {
+        "missing DATABASE_URL": ({}, "DATABASE_URL"),
+        "malformed DATABASE_URL": ({"DATABASE_URL": f"mysql://app:{sentinel}@127.0.0.1/tasks"}, "DATABASE_URL"),
+        "PORT not a number": ({"DATABASE_URL": s.database_url, "PORT": "eighty"}, "PORT"),
+        "PORT taken": ({"DATABASE_URL": s.database_url}, "taken"),
+    }
+    s.remove_containers()
+    for case, (env, word) in cases.items():
+        port = free_port()
+        blocker = socket.socket()
+        if case == "PORT taken":
+            blocker.bind(("127.0.0.1", port))
+            blocker.listen()
+        name = f"tat-{s.variant.name}-badconfig"
+        args = ["run", "-d", "--name", name, "--network", "host", "-e", "HOST=127.0.0.1", "-e", f"PORT={port}"]
+        for key, value in env.items():
+            args += ["-e", f"{key}={value}"]
+        s.engine.docker("rm", "--force", name, check=False)
+        try:
+            s.engine.docker(*args, s.image.tag)
+            exit_code = wait_for_exit(s, name)
+            logs = s.engine.docker("logs", name).stderr + s.engine.docker("logs", name).stdout
+        finally:
+            s.engine.docker("rm", "--force", name, check=False)
+            blocker.close()
+        lines = [line for line in logs.splitlines() if line.strip()]
+        expect(exit_code not in (None, 0), f"{case}: the container exited with {exit_code}")
+        expect(len(lines) == 1 and word in lines[0], f"{case}: expected one line naming {word}, got:\n{logs[-800:]}")
+        expect("Traceback" not in logs and sentinel not in logs, f"{case}: a traceback or the password in:\n{logs}")
+    return {"bad_config": f"{len(cases)}/{len(cases)}"}
+
+
+def wait_for_exit(s: Subject, name: str, timeout: float = 30.0) -> int | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = s.engine.docker("inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", name).stdout.split()
+        if state[0] == "false":
+            return int(state[1])
+        time.sleep(0.2)
+    raise ContainerError(f"{name} kept running with a bad configuration for {timeout:.0f} s")
+
+
+RELIABILITY: dict[str, Callable[[Subject], Figures]] = {
+    "hardened-runtime": hardened_runtime,
+    "clean-stop": clean_stop,
+    "database-outage": database_outage,
+    "writes-across-restart": writes_across_restart,
+    "hostile-input": hostile_input,
+    "load": load,
+    "bad-configuration": bad_configuration,
+}

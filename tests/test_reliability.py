@@ -1,0 +1,17 @@
+"""Container tier: every built variant survives a hardened runtime, a clean stop, a
+database outage, hostile input, load and bad configuration (issue-level checks with
+figures in the matrix report, beyond the spec's success criteria)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.reliability import RELIABILITY
+from harness.report import MatrixReport
+
+pytestmark = pytest.mark.container
+
+
+@pytest.mark.parametrize("check", list(RELIABILITY))
+def test_reliability(subject, check: str, matrix_report: MatrixReport) -> None:
+    matrix_report.run(subject, check, RELIABILITY[check])
