@@ -168,7 +168,8 @@ def hostile_input(s: Subject) -> Figures:
     c = s.main_container()
     out = subprocess.run([st, "run", f"http://127.0.0.1:{c.port}/openapi.json", "--checks", "all",
                           "--max-examples", str(FUZZ_EXAMPLES), "--workers", "2", "--no-color",
-                          "--request-timeout", "10"], capture_output=True, text=True, timeout=600)
+                          "--request-timeout", "10"], capture_output=True, text=True, timeout=600,
+                         cwd=s.lab.workdir)  # schemathesis leaves its run data in the working directory
     summary = out.stdout[-3000:]
     generated = re.search(r"(\d+) generated", out.stdout)
     expect(out.returncode == 0, f"schemathesis found problems:\n{summary}")
