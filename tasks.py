@@ -5,6 +5,7 @@
     python3 tasks.py test --tier fast     # questions, renders, lint, the project's own tests
     python3 tasks.py matrix -v slim-313   # the container tier for some variants, with its table
     python3 tasks.py standins             # make (or find) every base image the matrix needs
+    python3 tasks.py update-diff ../my-api # what `copier update` would change there (dry run)
 
 On first use it makes .venv with requirements-dev.txt and re-runs itself there.
 """
@@ -87,6 +88,26 @@ def standins() -> None:
     for ref in OFFICIAL_BASES:
         base = resolve_base(engine, ref)
         print(f"{ref:38} {base.kind:9} {base.image or '-':48} {base.reason}", flush=True)
+
+
+@app.command("update-diff")
+def update_diff(project_dir: Path = typer.Argument(..., help="a project rendered from this template"),
+                vcs_ref: str = typer.Option(None, "--vcs-ref", help="template tag or commit (default: the newest release)"),
+                diff: bool = typer.Option(True, "--diff/--no-diff", help="print the diff after the summary")) -> None:
+    """Show what `copier update` would change in a rendered project, without changing it."""
+    from harness.update import UpdateRefused, preview_update
+
+    try:
+        preview = preview_update(project_dir, vcs_ref)
+    except UpdateRefused as why:
+        print(f"[tasks] {why}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print(f"[tasks] {project_dir}: template {preview.from_version} -> {preview.to_version}", flush=True)
+    print("\n".join(f"  {line}" for line in preview.changed_files) or "  nothing would change")
+    for path in preview.conflicts:
+        print(f"  CONFLICT {path}: your change and the template's touch the same lines")
+    if diff and preview.diff:
+        print(preview.diff, end="")
 
 
 if __name__ == "__main__":
