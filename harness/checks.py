@@ -1,4 +1,5 @@
-"""One check per success criterion of the rendered spec (SC-01 ... SC-13).
+"""One check per success criterion of the rendered spec (SC-01 ... SC-13, and SC-14 ... SC-16
+for the optional deployment pieces, which a spec lists only when they were chosen).
 
 Each check takes the Subject (a built variant and the services around it), raises
 CheckFailed with what it saw when the criterion does not hold, and returns the figures
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -17,7 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from harness.container import request
+from harness.deployment import PIECE_OF, piece_problems
 from harness.net import free_port, registry_has
 from harness.secrets import scan_stream
 
@@ -249,6 +254,69 @@ def project_tests(s: Subject) -> Figures:
     return {"project_tests": summary}
 
 
+def deployment_piece(s: Subject, criterion: str) -> Figures:
+    """An optional piece, linted offline and compared with the Dockerfile and the answers
+    (harness/deployment.py lists what is compared)."""
+    piece = PIECE_OF[criterion]
+    problems = piece_problems(piece, s.project.path, s.project.answers)
+    expect(not problems, f"{piece.what}: " + "\n".join(problems))
+    return {}
+
+
+def ci_workflow(s: Subject) -> Figures:
+    return deployment_piece(s, "SC-14")
+
+
+def compose_file(s: Subject) -> Figures:
+    return deployment_piece(s, "SC-15")
+
+
+def kubernetes_manifests(s: Subject) -> Figures:
+    deployment_piece(s, "SC-16")
+    return run_as_deployment(s)
+
+
+def run_as_deployment(s: Subject) -> Figures:
+    """Start the built image the way the rendered Deployment would (its user, read-only
+    root, capabilities, limits, env and args), then ask its three probes."""
+    manifest = next(d for d in yaml.safe_load_all(
+        (s.project.path / "deploy" / "kubernetes" / "deployment.yaml").read_text()) if d)
+    pod = manifest["spec"]["template"]["spec"]
+    spec = pod["containers"][0]
+    sec = {**pod.get("securityContext", {}), **spec.get("securityContext", {})}
+    expect(sec.get("runAsNonRoot") is True and sec.get("runAsUser") == int(s.project.answers["app_uid"]),
+           f"the Deployment's securityContext does not pin the image's UID: {sec}")
+    extra = ["--user", f"{sec['runAsUser']}:{sec.get('runAsGroup', 0)}"]
+    if sec.get("readOnlyRootFilesystem"):
+        extra.append("--read-only")
+    extra += [arg for m in spec.get("volumeMounts", []) for arg in ("--tmpfs", m["mountPath"])]
+    if "ALL" in sec.get("capabilities", {}).get("drop", []):
+        extra += ["--cap-drop", "ALL"]
+    if sec.get("allowPrivilegeEscalation") is False:
+        extra += ["--security-opt", "no-new-privileges"]
+    limits = spec.get("resources", {}).get("limits", {})
+    if "memory" in limits:
+        extra += ["--memory", limits["memory"].replace("Mi", "m").replace("Gi", "g")]
+    port = spec["ports"][0]["containerPort"]
+    env = {e["name"]: e["value"] for e in spec.get("env", []) if "value" in e}
+    expect(int(env.get("PORT", port)) == port == s.project.port, f"the Deployment's port {port} is not the answered one")
+    for e in env.items():
+        extra += ["-e", "=".join(e)]
+    s.remove_containers()
+    c = s.start_container("k8s", extra=tuple(extra), command=tuple(spec.get("args", ())))
+    ready = c.wait_for_health_200()
+    probes = {name: spec[name] for name in ("startupProbe", "readinessProbe", "livenessProbe") if name in spec}
+    for name, probe in probes.items():
+        if "httpGet" in probe:
+            resp = c.http("GET", probe["httpGet"]["path"])
+            expect(resp.status == 200, f"{name} {probe['httpGet']['path']} answered {resp}")
+        elif "tcpSocket" in probe:
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass
+    c.remove()
+    return {"k8s_ready_s": round(ready, 2), "probes": len(probes)}
+
+
 CHECKS: dict[str, Callable[[Subject], Figures]] = {
     "SC-01": builds,
     "SC-02": lint,
@@ -263,4 +331,9 @@ CHECKS: dict[str, Callable[[Subject], Figures]] = {
     "SC-11": persistence,
     "SC-12": read_only,
     "SC-13": project_tests,
+    "SC-14": ci_workflow,
+    "SC-15": compose_file,
+    "SC-16": kubernetes_manifests,
 }
+# criteria a spec lists only when their piece was chosen; Piece.why_absent says why not
+OPTIONAL_CRITERIA = dict(PIECE_OF)

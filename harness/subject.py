@@ -106,14 +106,15 @@ class Subject:
         return f"postgresql://app:nobody@127.0.0.1:{free_port()}/tasks"
 
     def start_container(self, role: str, *, port: int | None = None, database_url: str | None = None,
-                        extra: tuple[str, ...] = (), health_start_period: str = "30s") -> Container:
+                        extra: tuple[str, ...] = (), health_start_period: str = "30s",
+                        command: tuple[str, ...] = ()) -> Container:
         port = port or self.project.port
         if not port_is_free(port):
             raise RuntimeError(f"port {port} is taken on this machine: stop what uses it and run again")
         name = f"tat-{self.variant.name}-{role}"
         c = run_container(self.engine, self.image.tag, name=name, port=port,
                           env={"DATABASE_URL": database_url or self.database_url}, extra=extra,
-                          health_start_period=health_start_period)
+                          health_start_period=health_start_period, command=command)
         self.containers[name] = c
         return c
 

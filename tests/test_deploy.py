@@ -1,0 +1,231 @@
+"""Fast tier: the optional deployment pieces (CI workflow, compose.yaml, Kubernetes
+manifests) render exactly when chosen, for every registry kind; each passes its offline
+linters and agrees with the Dockerfile and the answers. No Docker needed."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness import deployment, linters
+from harness.deployment import PIECE_OF, PIECES, Piece
+from harness.net import LOCAL_OPENER, free_port
+from harness.render import Project, render_project
+from harness.spec import success_criteria
+from harness.variants import ROOT
+
+# each registry kind with its own port and UID, so agreement is never agreement by default
+REGISTRY_ANSWERS = {
+    "docker.io": {"registry": "docker.io", "port": 8000, "app_uid": 10001},
+    "ghcr.io": {"registry": "ghcr.io", "port": 9000, "app_uid": 20001, "registry_namespace": "acme"},
+    "custom": {"registry": "custom", "registry_host": "registry.example.com:5000",
+               "registry_namespace": "team/apis", "port": 18080, "app_uid": 4242},
+    "none": {"registry": "none", "port": 65535, "app_uid": 1},
+}
+CASES = [{"ci": ci, "compose": compose, "kubernetes": k8s, **REGISTRY_ANSWERS[registry]}
+         for ci, compose, k8s, registry in itertools.product(["github", "none"], [True, False], [True, False],
+                                                             REGISTRY_ANSWERS)]
+CASES += [{"ci": "none", "compose": False, "kubernetes": True, "kubernetes_hpa": False, **REGISTRY_ANSWERS[r]}
+          for r in ("docker.io", "none")]
+
+
+def case_id(case: dict[str, Any]) -> str:
+    hpa = "" if case.get("kubernetes_hpa", True) else "-nohpa"
+    return (f"ci={case['ci']}-compose={'yes' if case['compose'] else 'no'}-"
+            f"k8s={'yes' if case['kubernetes'] else 'no'}{hpa}-{case['registry']}")
+
+
+def cases_with(piece: Piece | None = None) -> list[Any]:
+    chosen = [c for c in CASES if piece is None or piece.chosen(c)]
+    return [pytest.param(c, id=case_id(c)) for c in chosen]
+
+
+_renders: dict[str, Project] = {}
+_lint_results: dict[tuple[str, str], list[str]] = {}
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """One render per case, shared by every test of that case."""
+    case = request.param
+    key = case_id(case)
+    if key not in _renders:
+        _renders[key] = render_project(case, tmp_path_factory.mktemp("deploy") / "project")
+    return _renders[key]
+
+
+def lint_once(kind: str, files: list[Path], lint) -> list[str]:
+    """Identical files give identical findings: lint each distinct content once."""
+    digest = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
+    if (kind, digest) not in _lint_results:
+        _lint_results[(kind, digest)] = lint()
+    return _lint_results[(kind, digest)]
+
+
+@pytest.mark.parametrize("project", cases_with(), indirect=True)
+def test_pieces_render_exactly_when_chosen(project: Project) -> None:
+    criteria = success_criteria(project.path)
+    for piece in PIECES:
+        chosen = piece.chosen(project.answers)
+        for path in piece.paths:
+            assert (project.path / path).exists() == chosen, f"{path} exists={not chosen} with {piece.question}"
+        assert (piece.criterion in criteria) == chosen, f"{piece.criterion} in spec={not chosen}"
+    if not any(p.chosen(project.answers) for p in PIECES):
+        leftovers = [p for p in (".github", "compose.yaml", "deploy") if (project.path / p).exists()]
+        assert not leftovers, f"everything off, yet rendered {leftovers}"
+
+
+@pytest.mark.parametrize("project", cases_with(), indirect=True)
+def test_readme_says_how_to_use_each_chosen_piece(project: Project) -> None:
+    readme = (project.path / "README.md").read_text()
+    a = project.answers
+    assert ("docker compose up --build" in readme) == a["compose"]
+    assert ("kubectl apply -k deploy/kubernetes" in readme) == a["kubernetes"]
+    assert ("secret generic" in readme) == a["kubernetes"], "the README must say how to create the Secret"
+    names_secrets = "REGISTRY_USERNAME" in readme and "REGISTRY_PASSWORD" in readme
+    assert names_secrets == (a["ci"] == "github" and a["registry"] in ("docker.io", "custom"))
+    assert ("`packages: write`" in readme) == (a["ci"] == "github" and a["registry"] == "ghcr.io")
+    if a["compose"]:
+        assert "POSTGRES_PASSWORD=" in (project.path / ".env.example").read_text()
+
+
+# ------------------------------------------------------------------------- CI workflow
+@pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-14"]), indirect=True)
+def test_workflow_passes_schema_actionlint_and_zizmor(project: Project) -> None:
+    path = project.path / deployment.WORKFLOW
+    problems = lint_once("workflow", [path], lambda: deployment.lint_workflow(project.path))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-14"]), indirect=True)
+def test_workflow_pushes_where_the_answers_say(project: Project) -> None:
+    problems = deployment.workflow_disagreements(project.path, project.answers)
+    assert not problems, "\n".join(problems)
+    secrets = {"docker.io": "REGISTRY_PASSWORD", "custom": "REGISTRY_PASSWORD", "ghcr.io": "GITHUB_TOKEN"}
+    text = (project.path / deployment.WORKFLOW).read_text()
+    assert ("secrets." in text) == (project.answers["registry"] != "none")
+    if project.answers["registry"] != "none":
+        assert f"secrets.{secrets[project.answers['registry']]}" in text
+
+
+# ------------------------------------------------------------------------- compose.yaml
+@pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-15"]), indirect=True)
+def test_compose_matches_the_compose_spec(project: Project) -> None:
+    path = project.path / deployment.COMPOSE
+    problems = lint_once("compose", [path], lambda: deployment.lint_compose(project.path))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-15"]), indirect=True)
+def test_compose_agrees_with_the_image_and_answers(project: Project) -> None:
+    problems = deployment.compose_disagreements(project.path, project.answers)
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------- Kubernetes manifests
+@pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-16"]), indirect=True)
+def test_kubernetes_manifests_pass_strict_validation(project: Project) -> None:
+    files = sorted((project.path / deployment.KUBERNETES).glob("*.yaml"))
+    problems = lint_once("kubernetes", files, lambda: deployment.lint_kubernetes(project.path))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-16"]), indirect=True)
+def test_deployment_agrees_with_the_image_and_answers(project: Project) -> None:
+    problems = deployment.kubernetes_disagreements(project.path, project.answers)
+    assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------- the linters can say no, offline
+def test_linters_find_planted_mistakes(tmp_path: Path) -> None:
+    workflow = tmp_path / "ci.yml"
+    workflow.write_text("on: push\npermissions: write-all\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                        "      - uses: actions/checkout@v4\n      - run: echo ${{ github.event.pull_request.title }}\n"
+                        "      - run: echo ${{ github.nope }}\n")
+    assert linters.zizmor_problems(workflow), "zizmor accepted an unpinned, over-privileged, injectable workflow"
+    assert linters.actionlint_problems(workflow), "actionlint accepted an undefined context property"
+    workflow.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n")
+    assert linters.json_schema_problems(workflow, "vendor.github-workflows"), "the schema accepted `stepz`"
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("services:\n  app:\n    image: x\n    helthcheck: {}\n")
+    assert linters.json_schema_problems(compose, "vendor.compose-spec"), "the compose schema accepted `helthcheck`"
+    manifest = tmp_path / "service.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  prots: []\n")
+    assert linters.kubernetes_problems([manifest]), "strict validation accepted `prots`"
+
+
+# ------------------------------- a real run: the declared probes against the real app
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    """The rendered app with every piece, serving on loopback from SQLite in the project's venv."""
+    from harness.project_env import project_python
+
+    answers = {"ci": "github", "compose": True, "kubernetes": True, "port": free_port()}
+    project = render_project(answers, tmp_path_factory.mktemp("served") / "project")
+    python = project_python()
+    # as in a container: no proxy, no test settings, only what the manifests give
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TEST_", "DATABASE_URL", "PORT", "HOST")) and not k.lower().endswith("_proxy")}
+    env |= {"DATABASE_URL": f"sqlite:///{project.path / 'served.db'}", "PORT": str(project.port), "HOST": "127.0.0.1"}
+    server = subprocess.Popen([str(python), "-m", "app"], cwd=project.path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", project.port)) == 0:
+                break
+        time.sleep(0.2)
+    else:
+        server.kill()
+        pytest.fail(f"the app did not start: {server.communicate()[0][-2000:]}")
+    yield project, python, env
+    server.terminate()
+    server.wait(timeout=20)
+
+
+def run_probe(command: list[str], python: Path, project: Project, env: dict[str, str]) -> int:
+    """Run a probe command as declared, with the image's venv python swapped for the host's."""
+    argv = [str(python) if part == "/opt/venv/bin/python" else part for part in command]
+    return subprocess.run(argv, cwd=project.path, env=env, capture_output=True, timeout=30).returncode
+
+
+def test_compose_healthcheck_runs_against_the_real_app(served) -> None:
+    project, python, env = served
+    test = yaml.safe_load((project.path / deployment.COMPOSE).read_text())["services"]["app"]["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    assert run_probe(test[1:], python, project, env) == 0, "the compose probe fails on a healthy app"
+    other = {**env, "PORT": str(free_port(exclude={project.port}))}
+    assert run_probe(test[1:], python, project, other) != 0, "the compose probe passes with nothing listening"
+
+
+def test_kubernetes_probes_answer_on_the_real_app(served) -> None:
+    project, _, _ = served
+    deploy = yaml.safe_load((project.path / deployment.KUBERNETES / "deployment.yaml").read_text())
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    named = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        spec = container[probe]
+        action = spec.get("httpGet") or spec["tcpSocket"]
+        port = named.get(action["port"], action["port"])
+        assert port == project.port, f"{probe} targets port {port}, the app listens on {project.port}"
+        if "httpGet" in spec:
+            with LOCAL_OPENER.open(f"http://127.0.0.1:{port}{action['path']}", timeout=5) as resp:
+                assert resp.status == 200, f"{probe} GET {action['path']} answered {resp.status}"
+        else:
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass
+
+
+def test_tools_are_pinned_in_requirements() -> None:
+    pinned = (ROOT / "requirements-dev.txt").read_text()
+    for name in ("check-jsonschema==", "zizmor==", "kubernetes-validate=="):
+        assert name in pinned, f"{name} is not pinned in requirements-dev.txt"
