@@ -41,6 +41,17 @@ def expect(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
+def crud_round_trip(port: int, label: str) -> None:
+    created = request(port, "POST", "/tasks", {"title": f"{label} round trip"})
+    expect(created.status == 201, f"{label}: POST answered {created}")
+    tid = created.body["id"]
+    for method, path, body, want in (("GET", f"/tasks/{tid}", None, 200),
+                                     ("PATCH", f"/tasks/{tid}", {"status": "done"}, 200),
+                                     ("DELETE", f"/tasks/{tid}", None, 204)):
+        resp = request(port, method, path, body)
+        expect(resp.status == want, f"{label}: {method} {path} answered {resp}, expected {want}")
+
+
 def builds(s: Subject) -> Figures:
     expect(s.image.size_bytes > 0, f"{s.image.tag} has no size after the build")
     return {"build_s": round(s.image.build_seconds, 1)}
@@ -209,8 +220,7 @@ def pull_and_run(s: Subject) -> Figures:
     expect(now == s.image.id, f"the image came back as {now}, not {s.image.id}")
     c = s.start_container("pulled")
     c.wait_for_health_200()
-    created = c.http("POST", "/tasks", {"title": "after the pull"})
-    expect(created.status == 201, f"the pulled image answered POST with {created}")
+    crud_round_trip(c.port, "the pulled image")
     c.remove()
     return {}
 
@@ -236,8 +246,7 @@ def read_only(s: Subject) -> Figures:
     s.remove_containers()
     c = s.start_container("read-only", extra=("--read-only", "--tmpfs", "/tmp"))
     c.wait_for_health_200()
-    created = c.http("POST", "/tasks", {"title": "read-only root"})
-    expect(created.status == 201, f"with a read-only root POST answered {created}")
+    crud_round_trip(c.port, "with a read-only root")
     c.remove()
     return {}
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.checks import CheckFailed, expect
+from harness.checks import CheckFailed, crud_round_trip, expect
 from harness.container import ContainerError, request
 from harness.net import free_port
 
@@ -31,17 +31,6 @@ Figures = dict[str, Any]
 LOAD_SECONDS = int(os.environ.get("LOAD_SECONDS", "30"))
 LOAD_CONNECTIONS = int(os.environ.get("LOAD_CONNECTIONS", "64"))
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
-
-
-def crud_round_trip(port: int, label: str) -> None:
-    created = request(port, "POST", "/tasks", {"title": f"{label} round trip"})
-    expect(created.status == 201, f"{label}: POST answered {created}")
-    tid = created.body["id"]
-    for method, path, body, want in (("GET", f"/tasks/{tid}", None, 200),
-                                     ("PATCH", f"/tasks/{tid}", {"status": "done"}, 200),
-                                     ("DELETE", f"/tasks/{tid}", None, 204)):
-        resp = request(port, method, path, body)
-        expect(resp.status == want, f"{label}: {method} {path} answered {resp}, expected {want}")
 
 
 def hardened_runtime(s: Subject) -> Figures:
