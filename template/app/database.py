@@ -54,7 +54,8 @@ def reset_engine() -> None:
 
 def get_session() -> Iterator[Session]:
     """FastAPI dependency: one session per request."""
-    with Session(get_engine()) as session:
+    # Keep loaded attributes after commit: a re-read could race a concurrent DELETE
+    with Session(get_engine(), expire_on_commit=False) as session:
         yield session
 
 

@@ -1,15 +1,20 @@
-"""Turn database failures into clear 503s instead of 500s."""
+"""Error responses: database failures as clear 503s, safe 422 bodies, truthful 405s."""
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
+from app.body_limit import TOO_LARGE
 from app.database import describe_db_error
 from app.readiness import SCHEMA_NOT_READY
 
@@ -56,11 +61,14 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
 
 
 def _utf8_safe(value: Any) -> Any:
-    """Escape lone surrogates so echoing bad input back cannot itself crash the response."""
+    """Make echoed input always renderable: lone surrogates escaped, NaN/Infinity as text."""
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSONResponse refuses NaN and Infinity, which Python's json parser accepts
+        return str(value)
     if isinstance(value, dict):
-        return {key: _utf8_safe(item) for key, item in value.items()}
+        return {_utf8_safe(str(key)): _utf8_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_utf8_safe(item) for item in value]
     return value
@@ -76,6 +84,68 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     )
 
 
+_HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _documented_methods(request: Request) -> list[str] | None:
+    """Methods the OpenAPI schema lists for this path (Starlette reports one route's only)."""
+    root_path = request.scope.get("root_path", "")
+    path = request.scope["path"].removeprefix(root_path) or "/"
+    for template, item in request.app.openapi().get("paths", {}).items():
+        regex, _, _ = compile_path(template)
+        if regex.match(path):
+            return sorted(method.upper() for method in item if method in _HTTP_METHODS)
+    return None
+
+
+async def method_not_allowed_handler(request: Request, exc: Exception) -> Response:
+    """405 with an Allow header that lists every method the path supports."""
+    if not isinstance(exc, StarletteHTTPException):  # registered for 405 only
+        raise exc
+    headers = dict(exc.headers or {})
+    allowed = _documented_methods(request)
+    if allowed is not None:  # routes left out of the schema keep Starlette's own answer
+        headers["Allow"] = ", ".join(allowed)
+    return await http_exception_handler(
+        request, StarletteHTTPException(exc.status_code, exc.detail, headers=headers)
+    )
+
+
+# FastAPI's one message for every body it cannot decode; the cause tells us which problem it was
+_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
+def _body_problem(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return "request body is not valid UTF-8 text"
+    if isinstance(cause, RecursionError):
+        return "request body JSON is nested too deeply"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "request body JSON has a number with too many digits"
+    return "request body could not be parsed as JSON"
+
+
+async def bad_request_handler(request: Request, exc: Exception) -> Response:
+    """400 with a reason a client can act on instead of FastAPI's generic parse message."""
+    if not isinstance(exc, StarletteHTTPException):  # registered for 400 only
+        raise exc
+    if exc.detail == _BODY_PARSE_ERROR:
+        exc = StarletteHTTPException(400, _body_problem(exc.__cause__), headers=exc.headers)
+    return await http_exception_handler(request, exc)
+
+
+async def too_large_handler(request: Request, exc: Exception) -> Response:
+    """A streamed body over the limit: same message as ContentLengthLimit gives up front."""
+    if not isinstance(exc, StarletteHTTPException):  # registered for 413 only
+        raise exc
+    return await http_exception_handler(
+        request, StarletteHTTPException(413, TOO_LARGE, headers=exc.headers)
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(status.HTTP_400_BAD_REQUEST, bad_request_handler)
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, method_not_allowed_handler)
+    app.add_exception_handler(status.HTTP_413_CONTENT_TOO_LARGE, too_large_handler)
     app.add_exception_handler(SQLAlchemyError, database_error_handler)

@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app._defaults import SERVICE_NAME
 from app.database import describe_db_error, get_engine
 from app.readiness import SCHEMA_NOT_READY, schema_ready
+from app.responses import Healthy, Unhealthy
 
 router = APIRouter(tags=["health"])
 
@@ -19,7 +20,12 @@ def _unhealthy(reason: str) -> JSONResponse:
     )
 
 
-@router.get("/health")
+@router.get(
+    "/health",
+    response_model=Healthy,
+    operation_id="health",
+    responses={503: {"model": Unhealthy, "description": "Database unreachable or not migrated"}},
+)
 def health(request: Request) -> JSONResponse:
     try:
         with get_engine().connect() as connection:

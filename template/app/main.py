@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from app import health, tasks
 from app._defaults import SERVICE_NAME
+from app.body_limit import ContentLengthLimit
 from app.config import get_settings
 from app.database import reset_engine
 from app.errors import install_error_handlers
@@ -44,6 +45,7 @@ def create_app() -> FastAPI:
     """Build the app; settings are read at start-up, not at import."""
     app = FastAPI(title=SERVICE_NAME, version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(ContentLengthLimit)
     app.include_router(health.router)
     app.include_router(tasks.router)
     return app

@@ -4,8 +4,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    field_validator,
+)
 from pydantic import Field as PydanticField
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
+from pydantic_core import CoreSchema
 from sqlalchemy import Column, DateTime, Enum, String
 from sqlmodel import Field, SQLModel
 
@@ -53,15 +62,34 @@ class Task(SQLModel, table=True):
     )
 
 
-def _strip(value: Any) -> Any:
-    # Only strings are stripped; other types reach pydantic's own type check unchanged
-    return value.strip() if isinstance(value, str) else value
+# Exactly the characters str.isspace() matches, spelled out so the OpenAPI pattern and the
+# server agree whatever regex engine reads the pattern (ECMA, Rust and Python differ on \s)
+WHITESPACE = (
+    "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_WS_CLASS = r"\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# No NUL anywhere; the title also needs one character that is neither NUL nor whitespace
+NO_NUL_PATTERN = r"^[^\x00]*$"
+TITLE_PATTERN = rf"^[^\x00]*[^\x00{_WS_CLASS}][^\x00]*$"
 
 
-def _storable_text(value: str | None) -> str | None:
+class JsonSchemaPattern:
+    """Annotation that publishes a regex in the OpenAPI schema; validators below enforce it."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = self.pattern
+        return json_schema
+
+
+def _storable_text(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded as UTF-8
-    if value is None:
-        return value
     if "\x00" in value:
         raise ValueError("must not contain NUL (\\u0000) characters")
     try:
@@ -71,21 +99,31 @@ def _storable_text(value: str | None) -> str | None:
     return value
 
 
-def _not_blank(value: str) -> str:
-    if not value:
-        raise ValueError("must not be blank")
-    return value
+def _strip_not_blank(value: str) -> str:
+    # Length is checked on the text as sent (as the schema says); the stored title is trimmed
+    stripped = value.strip(WHITESPACE)
+    if not stripped:
+        raise ValueError("must contain a non-whitespace character")
+    return stripped
+
+
+def _omit_default(schema: dict[str, Any]) -> None:
+    # A null default would advertise a value that the field rejects
+    schema.pop("default", None)
 
 
 Title = Annotated[
     str,
-    BeforeValidator(_strip),
-    PydanticField(max_length=TITLE_MAX),
-    AfterValidator(_not_blank),
+    StringConstraints(min_length=1, max_length=TITLE_MAX),
+    JsonSchemaPattern(TITLE_PATTERN),
     AfterValidator(_storable_text),
+    AfterValidator(_strip_not_blank),
 ]
 Description = Annotated[
-    str | None, PydanticField(max_length=DESCRIPTION_MAX), AfterValidator(_storable_text)
+    str,
+    StringConstraints(max_length=DESCRIPTION_MAX),
+    JsonSchemaPattern(NO_NUL_PATTERN),
+    AfterValidator(_storable_text),
 ]
 
 
@@ -95,7 +133,7 @@ class TaskCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Title
-    description: Description = None
+    description: Description | None = None
     status: TaskStatus = TaskStatus.pending
 
 
@@ -104,9 +142,10 @@ class TaskUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
-    description: Description = None
-    status: TaskStatus | None = None
+    # Optional but not nullable: SkipJsonSchema keeps the internal None out of the schema
+    title: Title | SkipJsonSchema[None] = PydanticField(None, json_schema_extra=_omit_default)
+    description: Description | None = None
+    status: TaskStatus | SkipJsonSchema[None] = PydanticField(None, json_schema_extra=_omit_default)
 
     @field_validator("title", "status", mode="before")
     @classmethod

@@ -2,45 +2,92 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
-from sqlmodel import Session, select
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, delete, select
 
+from app.body_limit import MAX_BODY_BYTES
 from app.database import get_session
 from app.models import Task, TaskCreate, TaskRead, TaskStatus, TaskUpdate, utcnow
 from app.readiness import require_schema
+from app.responses import BODY_ERRORS, NOT_FOUND, UNAVAILABLE
 
 # Ids are 32-bit in PostgreSQL; larger values can never exist, so reject them up front
 MAX_ID = 2_147_483_647
 
-router = APIRouter(prefix="/tasks", tags=["tasks"], dependencies=[Depends(require_schema)])
+router = APIRouter(
+    prefix="/tasks",
+    tags=["tasks"],
+    dependencies=[Depends(require_schema)],
+    responses=UNAVAILABLE,
+    max_body_size=MAX_BODY_BYTES,
+)
 
 SessionDep = Annotated[Session, Depends(get_session)]
 TaskId = Annotated[int, Path(gt=0, le=MAX_ID, description="Task id")]
 
 
+async def require_json(request: Request) -> None:
+    """Refuse non-JSON bodies with 415 instead of a confusing 'valid dictionary' 422."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        return
+    if not media_type and not await request.body():
+        return  # nothing sent at all: validation reports the missing body
+    raise HTTPException(
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        detail=f"Content-Type must be application/json, got {media_type[:100] or 'none'!r}",
+    )
+
+
+def _not_found(task_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Task {task_id} not found")
+
+
 def _get_or_404(session: Session, task_id: int) -> Task:
     task = session.get(Task, task_id)
     if task is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Task {task_id} not found")
+        raise _not_found(task_id)
     return task
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskRead)
+# OpenAPI links let stateful testers (and readers) follow a created task to its other routes
+_TASK_LINKS = {
+    name: {"operationId": operation, "parameters": {"task_id": "$response.body#/id"}}
+    for name, operation in (
+        ("GetTask", "get_task"),
+        ("UpdateTask", "update_task"),
+        ("DeleteTask", "delete_task"),
+    )
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TaskRead,
+    operation_id="create_task",
+    dependencies=[Depends(require_json)],
+    responses={201: {"links": _TASK_LINKS}, **BODY_ERRORS},
+)
 def create_task(body: TaskCreate, session: SessionDep) -> Task:
     now = utcnow()
     task = Task(**body.model_dump(), created_at=now, updated_at=now)
     session.add(task)
+    # The session keeps attributes after commit, so no re-read is needed for the response
     session.commit()
-    session.refresh(task)
     return task
 
 
-@router.get("", response_model=list[TaskRead])
+@router.get("", response_model=list[TaskRead], operation_id="list_tasks")
 def list_tasks(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-    status_filter: Annotated[TaskStatus | None, Query(alias="status")] = None,
+    # The enum alone (no None in the union) so a bad value gets one error, not one per member
+    status_filter: Annotated[TaskStatus, Query(alias="status")] = None,  # type: ignore[assignment]
 ) -> list[Task]:
     query = select(Task)
     if status_filter is not None:
@@ -50,25 +97,43 @@ def list_tasks(
     return list(session.exec(query).all())
 
 
-@router.get("/{task_id}", response_model=TaskRead)
+@router.get("/{task_id}", response_model=TaskRead, operation_id="get_task", responses=NOT_FOUND)
 def get_task(task_id: TaskId, session: SessionDep) -> Task:
     return _get_or_404(session, task_id)
 
 
-@router.patch("/{task_id}", response_model=TaskRead)
+@router.patch(
+    "/{task_id}",
+    response_model=TaskRead,
+    operation_id="update_task",
+    dependencies=[Depends(require_json)],
+    responses={**NOT_FOUND, **BODY_ERRORS},
+)
 def update_task(task_id: TaskId, body: TaskUpdate, session: SessionDep) -> Task:
     task = _get_or_404(session, task_id)
     for field, value in body.model_dump(exclude_unset=True).items():
         setattr(task, field, value)
     task.updated_at = utcnow()
     session.add(task)
-    session.commit()
-    session.refresh(task)
+    try:
+        session.commit()
+    except StaleDataError:
+        # Deleted by a concurrent request between our read and our write
+        session.rollback()
+        raise _not_found(task_id) from None
     return task
 
 
-@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{task_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="delete_task",
+    responses=NOT_FOUND,
+)
 def delete_task(task_id: TaskId, session: SessionDep) -> Response:
-    session.delete(_get_or_404(session, task_id))
+    # One statement, so two concurrent deletes cannot both report success
+    result = session.exec(delete(Task).where(Task.id == task_id))  # type: ignore[arg-type]
+    if result.rowcount == 0:
+        raise _not_found(task_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,224 @@
+"""Hostile or odd requests: each gets a 4xx that says what was wrong, never a 500.
+
+Valid but unusual text (emoji, RTL, combining marks, SQL-looking strings) is stored verbatim.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _detail(response: httpx.Response, status: int) -> Any:
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert detail, response.text
+    return detail
+
+
+def _error_fields(response: httpx.Response) -> set[str]:
+    return {str(error["loc"][-1]) for error in _detail(response, 422)}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": "x" * 10_000}, "title"),
+        ({"title": 5}, "title"),
+        ({"title": True}, "title"),
+        ({"title": ["a"]}, "title"),
+        ({"title": {"text": "a"}}, "title"),
+        ({"title": "ok", "status": 3}, "status"),
+        ({"title": "ok", "status": "deleted"}, "status"),
+        ({"title": "ok", "status": "DONE"}, "status"),
+        ({"title": "ok", "description": []}, "description"),
+        ({"title": "ok", "description": 7}, "description"),
+        ({"title": "ok", "id": 1}, "id"),
+        ({"title": "ok", "created_at": "2020-01-01T00:00:00Z"}, "created_at"),
+        ({"title": "\u2003\u3000\t"}, "title"),
+    ],
+)
+def test_create_rejects_bad_fields(client: httpx.Client, body: dict, field: str) -> None:
+    assert field in _error_fields(client.post("/tasks", json=body))
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"title": "nul \\u0000 inside"}', "title"),
+        (b'{"title": "ok", "description": "nul \\u0000 inside"}', "description"),
+        (b'{"title": "lone \\ud800 surrogate"}', "title"),
+        (b'{"title": "lone \\udfff low surrogate"}', "title"),
+        (b'{"title": "ok", "description": "lone \\udc00"}', "description"),
+    ],
+)
+def test_nul_and_lone_surrogates_are_422(client: httpx.Client, raw: bytes, field: str) -> None:
+    response = client.post("/tasks", content=raw, headers=JSON)
+    assert field in _error_fields(response)
+    message = " ".join(error["msg"] for error in response.json()["detail"])
+    assert "NUL" in message or "unicode" in message.lower()
+
+
+def test_patch_rejects_nul_and_surrogates(client: httpx.Client, new_task) -> None:
+    task = new_task()
+    for raw in (b'{"title": "a\\u0000b"}', b'{"description": "\\ud83d"}'):
+        response = client.patch(f"/tasks/{task['id']}", content=raw, headers=JSON)
+        _detail(response, 422)
+    assert client.get(f"/tasks/{task['id']}").json() == task
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b'{"title": ', 422),  # truncated JSON
+        (b"title=hello", 422),  # form data sent as JSON
+        (b'{"title": "a",}', 422),  # trailing comma
+        (b'["title", "a"]', 422),  # a list, not an object
+        (b'"just a string"', 422),
+        (b"null", 422),
+        (b"42", 422),
+        (b"", 422),  # empty body
+        (b'{"title": NaN}', 422),  # Python's parser accepts NaN; the 422 must still render
+        (b'{"title": 1e999}', 422),
+        (b'{"title": "ok", "\\ud800": 1}', 422),  # surrogate in a key
+        (b'{"title": "\xff\xc0"}', 400),  # not UTF-8
+        (b'{"title": ' + b"9" * 5000 + b"}", 400),  # more digits than Python will parse
+        (b"[" * 20_000, 400),  # nesting deep enough to blow the parser's stack
+    ],
+)
+def test_unparseable_or_wrong_shape_body(client: httpx.Client, raw: bytes, status: int) -> None:
+    detail = _detail(client.post("/tasks", content=raw, headers=JSON), status)
+    if status == 400:
+        assert "request body" in detail
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        {"Content-Type": "multipart/form-data; boundary=x"},
+        {"Content-Type": "application/xml"},
+        {},  # a body with no Content-Type at all
+    ],
+)
+def test_wrong_content_type_is_415(client: httpx.Client, new_task, headers: dict) -> None:
+    raw = b'{"title": "looks like JSON"}'
+    detail = _detail(client.post("/tasks", content=raw, headers=headers), 415)
+    assert "application/json" in detail
+    task = new_task()
+    _detail(client.patch(f"/tasks/{task['id']}", content=raw, headers=headers), 415)
+
+
+def test_json_with_charset_and_suffix_is_accepted(client: httpx.Client) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = client.post(
+            "/tasks", content=b'{"title": "typed"}', headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 201, response.text
+
+
+def _big_body() -> Iterator[bytes]:
+    yield b'{"title": "big", "description": "'
+    yield from (b"d" * 10_000 for _ in range(20))
+    yield b'"}'
+
+
+def test_oversized_body_is_413(client: httpx.Client, new_task) -> None:
+    task = new_task()
+    for path, method in (("/tasks", "POST"), (f"/tasks/{task['id']}", "PATCH")):
+        # With a Content-Length, and streamed in chunks without one
+        for content in (b"".join(_big_body()), _big_body()):
+            response = client.request(method, path, content=content, headers=JSON)
+            assert "larger than" in _detail(response, 413)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": -5},
+        {"offset": -1},
+        {"limit": 10**6},
+        {"limit": 10**30},
+        {"offset": 10**30},
+        {"limit": "1; DROP TABLE task"},
+        {"status": "null"},
+        {"status": ""},
+    ],
+)
+def test_list_rejects_hostile_query(client: httpx.Client, params: dict) -> None:
+    fields = _error_fields(client.get("/tasks", params=params))
+    assert fields & set(params)
+
+
+@pytest.mark.parametrize("task_id", [str(10**30), "0", "-1", "1e3", "%00", "NaN"])
+def test_hostile_ids_are_422(client: httpx.Client, task_id: str) -> None:
+    for method in ("GET", "PATCH", "DELETE"):
+        body = {"json": {"status": "done"}} if method == "PATCH" else {}
+        response = client.request(method, f"/tasks/{task_id}", **body)
+        assert "task_id" in _error_fields(response)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Launch 🚀 with the team 👩‍👩‍👧‍👦",  # emoji, including a ZWJ sequence
+        "مرحبا بالعالم",  # Arabic, right-to-left
+        "שלום עולם ‏mixed ltr",  # Hebrew with a right-to-left mark
+        "e\u0301 cafe\u0301 Z\u0351\u0352\u0353algo",  # combining marks, not normalised away
+        "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 and 中文 and 한국어",  # astral-plane letters and CJK
+        "🙂" * 200,  # 200 characters but 800 bytes: the limit counts characters
+    ],
+)
+def test_unicode_titles_round_trip_exactly(client: httpx.Client, title: str) -> None:
+    created = client.post("/tasks", json={"title": title, "description": title})
+    assert created.status_code == 201, created.text
+    assert created.json()["title"] == title
+    assert created.json()["description"] == title
+    fetched = client.get(f"/tasks/{created.json()['id']}").json()
+    assert fetched["title"] == title and fetched["description"] == title
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "'; DROP TABLE task; --",
+        "Robert'); DELETE FROM task WHERE ('1'='1",
+        '" OR 1=1 --',
+        "100% _match_ \\ backslash",
+        "$1 $$ ?::text",
+    ],
+)
+def test_sql_looking_text_is_stored_verbatim(client: httpx.Client, text: str) -> None:
+    created = client.post("/tasks", json={"title": text, "description": text})
+    assert created.status_code == 201, created.text
+    task = created.json()
+    assert (task["title"], task["description"]) == (text, text)
+    assert client.get(f"/tasks/{task['id']}").json() == task
+    # The table is still there and still answers
+    assert client.get("/tasks", params={"limit": 1}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "allowed"),
+    [
+        ("/tasks", "PUT", {"GET", "POST"}),
+        ("/tasks", "OPTIONS", {"GET", "POST"}),
+        ("/tasks/1", "POST", {"GET", "PATCH", "DELETE"}),
+        ("/tasks/1", "OPTIONS", {"GET", "PATCH", "DELETE"}),
+        ("/health", "DELETE", {"GET"}),
+    ],
+)
+def test_405_lists_every_allowed_method(
+    client: httpx.Client, path: str, method: str, allowed: set[str]
+) -> None:
+    response = client.request(method, path)
+    assert _detail(response, 405) == "Method Not Allowed"
+    assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
+
+
+def test_unknown_path_is_404_json(client: httpx.Client) -> None:
+    assert _detail(client.get("/no/such/route"), 404) == "Not Found"
