@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 Figures = dict[str, Any]
 LOAD_SECONDS = int(os.environ.get("LOAD_SECONDS", "30"))
 LOAD_CONNECTIONS = int(os.environ.get("LOAD_CONNECTIONS", "64"))
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
+# 500 examples per operation clears 1,000 requests every time (200 sometimes fell short)
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
 
 
 def hardened_runtime(s: Subject) -> Figures:
@@ -152,11 +153,15 @@ def writes_across_restart(s: Subject, seconds: float = 8.0, writers: int = 4) ->
 
 
 def hostile_input(s: Subject) -> Figures:
-    """Schemathesis against the running container's own OpenAPI schema, every check on."""
+    """Schemathesis against the running container's own OpenAPI schema, every check on.
+
+    One worker: with several, schemathesis on Python 3.11 now and then stops with its own
+    "AST constructor recursion depth mismatch" runtime error (a threading bug of 3.11).
+    """
     st = shutil.which("st") or str(Path(sys.executable).parent / "st")
     c = s.main_container()
     out = subprocess.run([st, "run", f"http://127.0.0.1:{c.port}/openapi.json", "--checks", "all",
-                          "--max-examples", str(FUZZ_EXAMPLES), "--workers", "2", "--no-color",
+                          "--max-examples", str(FUZZ_EXAMPLES), "--no-color",
                           "--request-timeout", "10"], capture_output=True, text=True, timeout=600,
                          cwd=s.lab.workdir)  # schemathesis leaves its run data in the working directory
     summary = out.stdout[-3000:]

@@ -3,6 +3,7 @@
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
@@ -52,9 +53,16 @@ def reset_engine() -> None:
         _engine = None
 
 
-def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session per request."""
-    # Keep loaded attributes after commit: a re-read could race a concurrent DELETE
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One unit of work, used inside an endpoint.
+
+    The connection must go back to the pool before the endpoint returns: FastAPI then
+    validates the response, and for sync endpoints that takes another thread-pool
+    thread. A session held until a dependency's teardown deadlocks under load, with every
+    thread waiting for a connection that only a waiting response would release.
+    """
+    # Keep loaded attributes after commit and close: a re-read could race a concurrent DELETE
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, delete, select
 
 from app.body_limit import MAX_BODY_BYTES
-from app.database import get_session
+from app.database import session_scope
 from app.models import Task, TaskCreate, TaskRead, TaskStatus, TaskUpdate, utcnow
 from app.readiness import require_schema
 from app.responses import BODY_ERRORS, NOT_FOUND, UNAVAILABLE
@@ -23,7 +23,6 @@ router = APIRouter(
     max_body_size=MAX_BODY_BYTES,
 )
 
-SessionDep = Annotated[Session, Depends(get_session)]
 TaskId = Annotated[int, Path(gt=0, le=MAX_ID, description="Task id")]
 
 
@@ -72,18 +71,18 @@ _TASK_LINKS = {
     dependencies=[Depends(require_json)],
     responses={201: {"links": _TASK_LINKS}, **BODY_ERRORS},
 )
-def create_task(body: TaskCreate, session: SessionDep) -> Task:
+def create_task(body: TaskCreate) -> Task:
     now = utcnow()
     task = Task(**body.model_dump(), created_at=now, updated_at=now)
-    session.add(task)
-    # The session keeps attributes after commit, so no re-read is needed for the response
-    session.commit()
+    with session_scope() as session:
+        session.add(task)
+        # The session keeps attributes after commit, so no re-read is needed for the response
+        session.commit()
     return task
 
 
 @router.get("", response_model=list[TaskRead], operation_id="list_tasks")
 def list_tasks(
-    session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     # The enum alone (no None in the union) so a bad value gets one error, not one per member
@@ -94,12 +93,14 @@ def list_tasks(
         query = query.where(Task.status == status_filter)
     # A stable order makes limit/offset pages consistent
     query = query.order_by(Task.id).offset(offset).limit(limit)  # type: ignore[arg-type]
-    return list(session.exec(query).all())
+    with session_scope() as session:
+        return list(session.exec(query).all())
 
 
 @router.get("/{task_id}", response_model=TaskRead, operation_id="get_task", responses=NOT_FOUND)
-def get_task(task_id: TaskId, session: SessionDep) -> Task:
-    return _get_or_404(session, task_id)
+def get_task(task_id: TaskId) -> Task:
+    with session_scope() as session:
+        return _get_or_404(session, task_id)
 
 
 @router.patch(
@@ -109,18 +110,19 @@ def get_task(task_id: TaskId, session: SessionDep) -> Task:
     dependencies=[Depends(require_json)],
     responses={**NOT_FOUND, **BODY_ERRORS},
 )
-def update_task(task_id: TaskId, body: TaskUpdate, session: SessionDep) -> Task:
-    task = _get_or_404(session, task_id)
-    for field, value in body.model_dump(exclude_unset=True).items():
-        setattr(task, field, value)
-    task.updated_at = utcnow()
-    session.add(task)
-    try:
-        session.commit()
-    except StaleDataError:
-        # Deleted by a concurrent request between our read and our write
-        session.rollback()
-        raise _not_found(task_id) from None
+def update_task(task_id: TaskId, body: TaskUpdate) -> Task:
+    with session_scope() as session:
+        task = _get_or_404(session, task_id)
+        for field, value in body.model_dump(exclude_unset=True).items():
+            setattr(task, field, value)
+        task.updated_at = utcnow()
+        session.add(task)
+        try:
+            session.commit()
+        except StaleDataError:
+            # Deleted by a concurrent request between our read and our write
+            session.rollback()
+            raise _not_found(task_id) from None
     return task
 
 
@@ -130,10 +132,11 @@ def update_task(task_id: TaskId, body: TaskUpdate, session: SessionDep) -> Task:
     operation_id="delete_task",
     responses=NOT_FOUND,
 )
-def delete_task(task_id: TaskId, session: SessionDep) -> Response:
-    # One statement, so two concurrent deletes cannot both report success
-    result = session.exec(delete(Task).where(Task.id == task_id))  # type: ignore[arg-type]
-    if result.rowcount == 0:
-        raise _not_found(task_id)
-    session.commit()
+def delete_task(task_id: TaskId) -> Response:
+    with session_scope() as session:
+        # One statement, so two concurrent deletes cannot both report success
+        result = session.exec(delete(Task).where(Task.id == task_id))  # type: ignore[arg-type]
+        if result.rowcount == 0:
+            raise _not_found(task_id)
+        session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
