@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, delete, select
 
@@ -15,10 +16,28 @@ from app.responses import BODY_ERRORS, NOT_FOUND, UNAVAILABLE
 # Ids are 32-bit in PostgreSQL; larger values can never exist, so reject them up front
 MAX_ID = 2_147_483_647
 
+async def reject_repeated_query(request: Request) -> None:
+    """A parameter given twice (?limit=5&limit=50) is ambiguous, and FastAPI would quietly
+    keep the last one: refuse it with the usual 422 shape instead."""
+    params = request.query_params
+    errors = [
+        {
+            "type": "repeated",
+            "loc": ("query", name),
+            "msg": "given more than once",
+            "input": params.getlist(name),
+        }
+        for name in dict.fromkeys(params.keys())
+        if len(params.getlist(name)) > 1
+    ]
+    if errors:
+        raise RequestValidationError(errors)
+
+
 router = APIRouter(
     prefix="/tasks",
     tags=["tasks"],
-    dependencies=[Depends(require_schema)],
+    dependencies=[Depends(reject_repeated_query), Depends(require_schema)],
     responses=UNAVAILABLE,
     max_body_size=MAX_BODY_BYTES,
 )

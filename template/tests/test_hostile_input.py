@@ -222,3 +222,10 @@ def test_405_lists_every_allowed_method(
 
 def test_unknown_path_is_404_json(client: httpx.Client) -> None:
     assert _detail(client.get("/no/such/route"), 404) == "Not Found"
+
+
+def test_repeated_query_parameter_is_refused(client) -> None:
+    # FastAPI would silently keep the last value; an ambiguous request gets a 422 instead
+    response = client.get("/tasks", params=[("limit", "5"), ("limit", "50")])
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "limit"]
