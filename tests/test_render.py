@@ -20,9 +20,8 @@ QUESTIONS = yaml.safe_load((ROOT / "copier.yml").read_text())
 BASE_IMAGES = list(QUESTIONS["base_image"]["choices"].values())
 REGISTRIES = list(QUESTIONS["registry"]["choices"].values())
 CUSTOM = {"custom_base_image": "registry.example.com/platform/python:3.13-slim-trixie"}
-# docker, GitHub and docker/metadata-action expressions are legitimate rendered text; any
-# other {{ or {% is not
-FOREIGN_TEMPLATES = re.compile(r"\$\{\{.*?\}\}|\{\{-?\s*(?:\.|json\s)[^{}]*\}\}|\{\{(?:version|major|minor|is_default_branch)\}\}")
+# docker and GitHub expressions are legitimate rendered text; any other {{ or {% is not
+FOREIGN_TEMPLATES = re.compile(r"\$\{\{.*?\}\}|\{\{-?\s*(?:\.|json\s)[^{}]*\}\}")
 RENDERS = [({"base_image": b, **(CUSTOM if b == "custom" else {})}, f"base={b}") for b in BASE_IMAGES] + [
     ({"registry": r, **({"registry_host": "registry.example.com:5000"} if r == "custom" else {})}, f"registry={r}")
     for r in REGISTRIES] + [({k: v for k, v in var.answers.items() if "{registry}" not in str(v)},
