@@ -223,7 +223,7 @@ def load(s: Subject) -> Figures:
 
 
 def latency(text: str, pct: str) -> float:
-    value, unit = re.search(rf"^\s+{re.escape(pct)}\s+([\d.]+)(us|ms|s)$", text, re.MULTILINE).groups()
+    value, unit = re.search(rf"^\s+{re.escape(pct)}\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE).groups()
     return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 1)
 
 
