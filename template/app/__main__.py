@@ -6,6 +6,7 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from types import FrameType
 from typing import NoReturn
 
@@ -13,6 +14,8 @@ from app.config import Settings, SettingsError, load_settings
 
 USAGE = "usage: python -m app [serve|migrate]"
 GRACEFUL_SHUTDOWN_SECONDS = 10
+# uvicorn's own exit code for an app whose start-up failed
+STARTUP_FAILED = 3
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -56,18 +59,20 @@ def serve(settings: Settings) -> None:
     import uvicorn  # imported here so `migrate` and config errors stay fast
 
     from app.logging_config import build_logging_config
+    from app.workers import Supervisor, WorkerServer, default_workers, listen
 
     check_port_free(settings.host, settings.port)
     # Without this, `docker stop` would end in exit code 143 even after a graceful shutdown
     signal.signal(signal.SIGTERM, exit_cleanly)
     signal.signal(signal.SIGINT, exit_cleanly)
+    workers = settings.web_concurrency or default_workers()
     has_uvloop = importlib.util.find_spec("uvloop") is not None
     has_httptools = importlib.util.find_spec("httptools") is not None
-    uvicorn.run(
+    config = uvicorn.Config(
         "app.main:app",
         host=settings.host,
         port=settings.port,
-        workers=settings.web_concurrency,
+        workers=workers,
         loop="uvloop" if has_uvloop else "auto",
         http="httptools" if has_httptools else "auto",
         # Trust X-Forwarded-* only from the proxies listed in FORWARDED_ALLOW_IPS
@@ -79,6 +84,32 @@ def serve(settings: Settings) -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         server_header=False,
     )
+    if workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise SystemExit(STARTUP_FAILED)
+        return
+    # Import the app, its migrations and the database driver once, before forking, so no
+    # worker imports them again (creating an engine loads the driver; it does not connect)
+    config.load()
+    main_module = importlib.import_module("app.main")
+    importlib.import_module("app.migrate")
+    importlib.import_module("app.database").build_engine(settings).dispose()
+    sock = listen(settings.host, settings.port)
+    logging.getLogger("app.workers").info(
+        "starting %d workers on %s:%d", workers, settings.host, settings.port
+    )
+
+    def settled() -> bool:
+        return not settings.run_migrations or getattr(main_module.app.state, "schema_ready", False)
+
+    def run_worker(ready: Callable[[], None]) -> int:
+        server = WorkerServer(config, ready, settled)
+        server.run(sockets=[sock])
+        return 0 if server.started else STARTUP_FAILED
+
+    raise SystemExit(Supervisor(workers, run_worker).run())
 
 
 def migrate(settings: Settings) -> None:

@@ -75,10 +75,13 @@ class Settings(BaseSettings):
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     run_migrations: bool = True
-    web_concurrency: int = Field(1, ge=1)
+    # Unset: one worker per CPU the container may use (see app.workers.default_workers)
+    web_concurrency: int | None = Field(None, ge=1)
     forwarded_allow_ips: str = "127.0.0.1"
-    db_pool_size: int = Field(5, ge=1)
-    db_max_overflow: int = Field(5, ge=0)
+    # Per worker. Sync endpoints run on up to 40 threads each; a pool much smaller than the
+    # requests in flight makes them queue for a connection, and p99 latency climbs
+    db_pool_size: int = Field(10, ge=1)
+    db_max_overflow: int = Field(10, ge=0)
     db_connect_timeout: int = Field(5, ge=1)
 
     @field_validator("database_url")

@@ -5,6 +5,7 @@ import threading
 from collections.abc import Callable
 
 from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection
 
 from app.config import Settings
@@ -25,17 +26,25 @@ def schema_ready(app: FastAPI, connection: Connection) -> bool:
     return app.state.schema_ready
 
 
-def require_schema(request: Request) -> None:
-    """Dependency for data endpoints: answer 503 rather than fail on missing tables."""
+async def require_schema(request: Request) -> None:
+    """Dependency for data endpoints: answer 503 rather than fail on missing tables.
+
+    Async, so the usual case (schema known to be ready) costs no thread-pool hop; only
+    the check against the database goes to a thread.
+    """
     if getattr(request.app.state, "schema_ready", False):
         return
+    if not await run_in_threadpool(_check_schema, request.app):
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=SCHEMA_NOT_READY,
+            headers={"Retry-After": "5"},
+        )
+
+
+def _check_schema(app: FastAPI) -> bool:
     with get_engine().connect() as connection:
-        if not schema_ready(request.app, connection):
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail=SCHEMA_NOT_READY,
-                headers={"Retry-After": "5"},
-            )
+        return schema_ready(app, connection)
 
 
 class BackgroundMigrator:
