@@ -53,6 +53,13 @@ def test_python_passes_ruff(project: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_python_is_ruff_formatted(project: Path) -> None:
+    """A fresh render is already in the shape `ruff format` gives it, so a user's first format changes nothing."""
+    out = subprocess.run([tool("ruff"), "format", "--check", "--no-cache", "."], cwd=project,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_dockerfile_passes_hadolint(project: Path) -> None:
     out = subprocess.run([tool("hadolint"), "Dockerfile"], cwd=project, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -16,6 +16,7 @@ from app.responses import BODY_ERRORS, NOT_FOUND, UNAVAILABLE
 # Ids are 32-bit in PostgreSQL; larger values can never exist, so reject them up front
 MAX_ID = 2_147_483_647
 
+
 async def reject_repeated_query(request: Request) -> None:
     """A parameter given twice (?limit=5&limit=50) is ambiguous, and FastAPI would quietly
     keep the last one: refuse it with the usual 422 shape instead."""

@@ -14,8 +14,16 @@ import sys
 from pathlib import Path
 
 # tools' folders: never edited by an update, and slow to read
-SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__",
-             ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "venv",
+    "node_modules",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+}
 START = re.compile(r"^<{7}(?: |$)")
 # "=======" alone is also a Markdown underline, so it only counts inside a conflict
 MIDDLE = re.compile(r"^(?:={7}|\|{7}(?: .*)?)$")
@@ -59,8 +67,10 @@ def main(argv: list[str]) -> int:
     for problem in problems:
         print(problem)
     if problems:
-        print("Update leftovers: resolve each conflict (keep the lines you want, delete the "
-              "markers), apply and delete each .rej file, then `git add` the files.")
+        print(
+            "Update leftovers: resolve each conflict (keep the lines you want, delete the "
+            "markers), apply and delete each .rej file, then `git add` the files."
+        )
         return 1
     return 0
 
