@@ -6,6 +6,7 @@
     python3 tasks.py matrix -v slim-313   # the container tier for some variants, with its table
     python3 tasks.py standins             # make (or find) every base image the matrix needs
     python3 tasks.py update-diff ../my-api # what `copier update` would change there (dry run)
+    python3 tasks.py bench                # rendered image against the naive recipe: docs/benchmarks.md
 
 On first use it makes .venv with requirements-dev.txt and re-runs itself there.
 """
@@ -88,6 +89,22 @@ def standins() -> None:
     for ref in OFFICIAL_BASES:
         base = resolve_base(engine, ref)
         print(f"{ref:38} {base.kind:9} {base.image or '-':48} {base.reason}", flush=True)
+
+
+@app.command()
+def bench(all_variants: bool = typer.Option(False, "--all", help="every buildable matrix variant, not just the default"),
+          runs: int = typer.Option(5, "--runs", min=1, help="repetitions of every figure, alternating the images"),
+          load_seconds: float = typer.Option(15, "--load-seconds", min=1, help="length of each CRUD load"),
+          proposals: bool = typer.Option(False, "--proposals", help="also measure the proposed template changes"),
+          out: Path = typer.Option(ROOT / "docs", "--out", help="where benchmarks.md and its chart go")) -> None:
+    """Rendered image against the naive single-stage recipe, side by side: docs/benchmarks.md."""
+    from benchmarks.figures import BenchSettings
+    from benchmarks.run import run_bench
+
+    logging.basicConfig(level=logging.INFO, format="[harness] %(message)s")
+    done = run_bench(BenchSettings(runs=runs, load_seconds=load_seconds, proposals=proposals),
+                     all_variants=all_variants, out_dir=out)
+    print(f"[tasks] {done.report} written after {done.wall_seconds / 60:.1f} min", flush=True)
 
 
 @app.command("update-diff")
