@@ -21,6 +21,7 @@ import sys
 AT_START = (
     "app.__main__",
     "app.logging_config",
+    "app.workers",
     "app.migrate",
     "uvicorn.main",
     "uvicorn.server",

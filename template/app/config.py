@@ -78,10 +78,12 @@ class Settings(BaseSettings):
     # Unset: one worker per CPU the container may use (see app.workers.default_workers)
     web_concurrency: int | None = Field(None, ge=1)
     forwarded_allow_ips: str = "127.0.0.1"
-    # Per worker. Sync endpoints run on up to 40 threads each; a pool much smaller than the
-    # requests in flight makes them queue for a connection, and p99 latency climbs
-    db_pool_size: int = Field(10, ge=1)
-    db_max_overflow: int = Field(10, ge=0)
+    # Per worker, opened as needed and then kept. Sync endpoints run on up to 40 threads, so
+    # a small pool makes requests queue for a connection; overflow connections are closed
+    # on return, and reopening them under load (a server process and a password exchange
+    # each) cut throughput by a third and raised p99 latency 2.5x in docs/benchmarks.md
+    db_pool_size: int = Field(20, ge=1)
+    db_max_overflow: int = Field(0, ge=0)
     db_connect_timeout: int = Field(5, ge=1)
 
     @field_validator("database_url")
