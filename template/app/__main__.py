@@ -7,7 +7,6 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from types import FrameType
 from typing import NoReturn
 
 from app.config import Settings, SettingsError, load_settings
@@ -50,16 +49,11 @@ def check_port_free(host: str, port: int) -> None:
             fail(f"cannot listen on {host}:{port} ({exc.strerror}): check HOST and PORT")
 
 
-def exit_cleanly(signum: int, frame: FrameType | None) -> None:
-    """uvicorn re-raises the stop signal once it has drained; a requested stop is success."""
-    raise SystemExit(0)
-
-
 def serve(settings: Settings) -> None:
     import uvicorn  # imported here so `migrate` and config errors stay fast
 
     from app.logging_config import build_logging_config
-    from app.workers import Supervisor, WorkerServer, default_workers, listen
+    from app.workers import Supervisor, WorkerServer, default_workers, exit_cleanly, listen
 
     check_port_free(settings.host, settings.port)
     # Without this, `docker stop` would end in exit code 143 even after a graceful shutdown
@@ -90,11 +84,10 @@ def serve(settings: Settings) -> None:
         if not server.started:
             raise SystemExit(STARTUP_FAILED)
         return
-    # Import the app, its migrations and the database driver once, before forking, so no
-    # worker imports them again (creating an engine loads the driver; it does not connect)
+    # Import the app (which brings the migrations) and the database driver once, before
+    # forking, so no worker imports them again (creating an engine loads the driver only)
     config.load()
     main_module = importlib.import_module("app.main")
-    importlib.import_module("app.migrate")
     importlib.import_module("app.database").build_engine(settings).dispose()
     sock = listen(settings.host, settings.port)
     logging.getLogger("app.workers").info(

@@ -67,7 +67,7 @@ class WorkerServer(uvicorn.Server):
         super().__init__(config)
         self.ready = ready
         self.settled = settled
-        self.waiting: asyncio.Task[None] | None = None
+        self.waiting: asyncio.Task[None] | None = None  # held: the loop keeps only a weak one
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -133,9 +133,8 @@ class Supervisor:
             os.close(ready_r)
             code = 1
             try:
-                # uvicorn re-raises the stop signal once it has drained: that is a clean exit
-                signal.signal(signal.SIGTERM, _exit_zero)
-                signal.signal(signal.SIGINT, _exit_zero)
+                signal.signal(signal.SIGTERM, exit_cleanly)
+                signal.signal(signal.SIGINT, exit_cleanly)
                 code = self.serve(lambda: _tell_ready(ready_w))
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
@@ -173,7 +172,8 @@ def _tell_ready(fd: int) -> None:
         pass  # told already, or the parent is gone
 
 
-def _exit_zero(signum: int, frame: FrameType | None) -> None:
+def exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    """uvicorn re-raises the stop signal once it has drained; a requested stop is success."""
     raise SystemExit(0)
 
 
