@@ -18,23 +18,36 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
+
+if sys.version_info < (3, 11):
+    sys.exit(f"tasks.py needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+
+from harness import machine  # noqa: E402  (standard library only, usable before .venv exists)
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 REQUIREMENTS = ROOT / "requirements-dev.txt"
 
 
+def say(message: str) -> None:
+    print(f"[tasks] {message}", flush=True)
+
+
 def ensure_venv() -> None:
     """Stdlib only: create or refresh .venv, then re-exec this script inside it."""
     if Path(sys.prefix).resolve() == VENV.resolve():
         return
+    # the re-executed script reports the wall time from here, venv creation included
+    os.environ.setdefault("TASKS_STARTED", str(time.time()))
     stamp = VENV / ".requirements.sha256"
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     python = VENV / "bin" / "python"
     if not python.exists() or not stamp.exists() or stamp.read_text() != digest:
-        print(f"[tasks] preparing {VENV.name} from {REQUIREMENTS.name}", flush=True)
+        machine.ensure_venv_support(say)
+        say(f"preparing {VENV.name} from {REQUIREMENTS.name}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
         stamp.write_text(digest)
@@ -50,31 +63,50 @@ app = typer.Typer(add_completion=False, help="Render, build, run and check the t
 TIERS = {"fast": "not container", "container": "container", "all": ""}
 
 
-def run_pytest(marker: str, variants: list[str], extra: list[str]) -> int:
+def prepare_machine(tier: str) -> None:
+    """Install (or name) what the tier needs before any test starts."""
+    try:
+        machine.ensure(tier, say)
+    except machine.MachineError as why:
+        say(f"cannot run the {tier} tier here: {why}")
+        raise typer.Exit(2) from None
+
+
+def wall_time() -> str:
+    seconds = time.time() - float(os.environ.get("TASKS_STARTED", time.time()))
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def run_pytest(tier: str, variants: list[str], extra: list[str]) -> int:
+    prepare_machine(tier)
     env = {**os.environ, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     if variants:
         env["MATRIX_VARIANTS"] = ",".join(variants)
     args = [sys.executable, "-m", "pytest", "-v", "-rs", "--log-cli-level=INFO", "-p", "no:cacheprovider"]
-    if marker:
-        args += ["-m", marker]
-    print(f"[tasks] {' '.join(args[2:])}", flush=True)
-    return subprocess.run(args + extra, cwd=ROOT, env=env).returncode
+    if TIERS[tier]:
+        args += ["-m", TIERS[tier]]
+    say(" ".join(args[2:]))
+    code = subprocess.run(args + extra, cwd=ROOT, env=env).returncode
+    say(f"{tier} tier finished with exit code {code} after {wall_time()} in all")
+    return code
 
 
 @app.command()
-def test(tier: str = typer.Option("all", help="fast, container or all"),
-         variant: list[str] = typer.Option([], "--variant", "-v", help="only these matrix variants"),
-         pytest_args: list[str] = typer.Argument(None, help="passed to pytest after --")) -> None:
+def test(
+    tier: str = typer.Option("all", help="fast, container or all"),
+    variant: list[str] = typer.Option([], "--variant", "-v", help="only these matrix variants"),
+    pytest_args: list[str] = typer.Argument(None, help="passed to pytest after --"),
+) -> None:
     """Run the tests: the fast tier, the container tier, or both (the default)."""
     if tier not in TIERS:
         raise typer.BadParameter(f"--tier must be one of {', '.join(TIERS)}")
-    raise typer.Exit(run_pytest(TIERS[tier], variant, pytest_args or []))
+    raise typer.Exit(run_pytest(tier, variant, pytest_args or []))
 
 
 @app.command()
 def matrix(variant: list[str] = typer.Option([], "--variant", "-v", help="only these matrix variants")) -> None:
     """Build, run and check every variant (or some), ending with the matrix table."""
-    raise typer.Exit(run_pytest(TIERS["container"], variant, []))
+    raise typer.Exit(run_pytest("container", variant, []))
 
 
 @app.command()
@@ -83,6 +115,7 @@ def standins() -> None:
     from harness.base_images import OFFICIAL_BASES, resolve_base
     from harness.engine import ensure_engine
 
+    prepare_machine("container")
     logging.basicConfig(level=logging.INFO, format="[harness] %(message)s")
     engine = ensure_engine()
     print(f"[tasks] engine: {engine.buildkit}", flush=True)
@@ -92,25 +125,29 @@ def standins() -> None:
 
 
 @app.command()
-def bench(all_variants: bool = typer.Option(False, "--all", help="every buildable matrix variant, not just the default"),
-          runs: int = typer.Option(5, "--runs", min=1, help="repetitions of every figure, alternating the images"),
-          load_seconds: float = typer.Option(15, "--load-seconds", min=1, help="length of each CRUD load"),
-          proposals: bool = typer.Option(False, "--proposals", help="also measure the proposed template changes"),
-          out: Path = typer.Option(ROOT / "docs", "--out", help="where benchmarks.md and its chart go")) -> None:
+def bench(
+    all_variants: bool = typer.Option(False, "--all", help="every buildable matrix variant, not just the default"),
+    runs: int = typer.Option(5, "--runs", min=1, help="repetitions of every figure, alternating the images"),
+    load_seconds: float = typer.Option(15, "--load-seconds", min=1, help="length of each CRUD load"),
+    proposals: bool = typer.Option(False, "--proposals", help="also measure the proposed template changes"),
+    out: Path = typer.Option(ROOT / "docs", "--out", help="where benchmarks.md and its chart go"),
+) -> None:
     """Rendered image against the naive single-stage recipe, side by side: docs/benchmarks.md."""
     from benchmarks.figures import BenchSettings
     from benchmarks.run import run_bench
 
+    prepare_machine("container")
     logging.basicConfig(level=logging.INFO, format="[harness] %(message)s")
-    done = run_bench(BenchSettings(runs=runs, load_seconds=load_seconds, proposals=proposals),
-                     all_variants=all_variants, out_dir=out)
+    done = run_bench(BenchSettings(runs=runs, load_seconds=load_seconds, proposals=proposals), all_variants=all_variants, out_dir=out)
     print(f"[tasks] {done.report} written after {done.wall_seconds / 60:.1f} min", flush=True)
 
 
 @app.command("update-diff")
-def update_diff(project_dir: Path = typer.Argument(..., help="a project rendered from this template"),
-                vcs_ref: str = typer.Option(None, "--vcs-ref", help="template tag or commit (default: the newest release)"),
-                diff: bool = typer.Option(True, "--diff/--no-diff", help="print the diff after the summary")) -> None:
+def update_diff(
+    project_dir: Path = typer.Argument(..., help="a project rendered from this template"),
+    vcs_ref: str = typer.Option(None, "--vcs-ref", help="template tag or commit (default: the newest release)"),
+    diff: bool = typer.Option(True, "--diff/--no-diff", help="print the diff after the summary"),
+) -> None:
     """Show what `copier update` would change in a rendered project, without changing it."""
     from harness.update import UpdateRefused, preview_update
 

@@ -1,4 +1,4 @@
-"""Find (or, in CI, install and start) a Docker engine and a BuildKit-capable client."""
+"""Find (or, as root on Debian, install and start) a Docker engine and a BuildKit-capable client."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from harness.machine import MachineError, apt_install, may_install
 
 logger = logging.getLogger("harness")
 DOCKERD_LOG = Path(tempfile.gettempdir()) / "task-api-template-dockerd.log"
@@ -33,10 +35,7 @@ class DockerCommandError(EngineError):
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         shown = " ".join(args[:6]) + (" ..." if len(args) > 6 else "")
-        super().__init__(
-            f"`docker {shown}` failed with exit code {returncode}: fix the cause shown below and run again.\n"
-            f"{stderr_tail}"
-        )
+        super().__init__(f"`docker {shown}` failed with exit code {returncode}: fix the cause shown below and run again.\n{stderr_tail}")
 
 
 @dataclass(frozen=True)
@@ -142,19 +141,7 @@ def explain_refusal() -> None:
     for client in list_clients():
         result = ask_engine(client)
         if result is not None and "permission denied" in result.stderr.lower():
-            raise EngineError(
-                "The Docker engine refuses this user: add it to the `docker` group (or run as root) and run again."
-            )
-
-
-def may_install() -> bool:
-    """CI machines of the project's kind (Debian, root, apt-get) get Docker installed for them."""
-    return (
-        os.geteuid() == 0
-        and Path("/etc/debian_version").exists()
-        and shutil.which("apt-get") is not None
-        and bool(os.environ.get("CI"))
-    )
+            raise EngineError("The Docker engine refuses this user: add it to the `docker` group (or run as root) and run again.")
 
 
 def find_dockerd() -> str | None:
@@ -165,21 +152,11 @@ def find_dockerd() -> str | None:
     )
 
 
-def apt_install(*packages: str) -> None:
-    """Install Debian packages (used only where may_install() allows it)."""
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    logger.info("installing Debian packages: %s", " ".join(packages))
-    for argv in (["apt-get", "update"], ["apt-get", "install", "-y", *packages]):
-        result = subprocess.run(argv, check=False, env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise EngineError(
-                f"`{' '.join(argv)}` failed: fix the package sources (or install {' '.join(packages)} yourself) and run again.\n"
-                + tail(result.stderr or result.stdout)
-            )
-
-
 def install_docker() -> None:
-    apt_install("docker.io")
+    try:
+        apt_install(["docker.io"], logger.info)
+    except MachineError as exc:
+        raise EngineError(str(exc)) from None
 
 
 def start_dockerd(dockerd: str) -> None:
@@ -205,23 +182,17 @@ def bring_up_engine(install: bool | None) -> str:
         return client
     explain_refusal()
     if not (install is True or (install is None and may_install())):
-        raise EngineError(
-            "No Docker engine is running: start Docker (for example `sudo systemctl start docker`) and run again."
-        )
+        raise EngineError("No Docker engine is running: start Docker (for example `sudo systemctl start docker`) and run again.")
     dockerd = find_dockerd()
     if dockerd is None:
         install_docker()
         dockerd = find_dockerd()
         if dockerd is None:
-            raise EngineError(
-                "Installing docker.io did not provide dockerd: install Docker Engine yourself and run again."
-            )
+            raise EngineError("Installing docker.io did not provide dockerd: install Docker Engine yourself and run again.")
     start_dockerd(dockerd)
     client = find_answering_client()
     if client is None:
-        raise EngineError(
-            f"dockerd stopped answering right after it started: read {DOCKERD_LOG}, fix the cause and run again."
-        )
+        raise EngineError(f"dockerd stopped answering right after it started: read {DOCKERD_LOG}, fix the cause and run again.")
     return client
 
 
@@ -249,15 +220,11 @@ def pick_buildkit_client(answering: str) -> Engine:
         buildx = run_quietly([client, "buildx", "version"])
         if buildx is not None and buildx.returncode == 0 and can_build_with_buildkit(client, env):
             plugin = buildx.stdout.strip().splitlines()[0] if buildx.stdout.strip() else "buildx"
-            return Engine(
-                client, env, f"BuildKit via the buildx plugin ({plugin}) with {client} {client_version(client)}"
-            )
+            return Engine(client, env, f"BuildKit via the buildx plugin ({plugin}) with {client} {client_version(client)}")
     for client in clients:
         if can_build_with_buildkit(client, env):
             return Engine(client, env, f"BuildKit via DOCKER_BUILDKIT=1 with {client} {client_version(client)}")
-    raise EngineError(
-        "No BuildKit-capable docker client: install the buildx plugin (or Debian's docker.io client) and run again."
-    )
+    raise EngineError("No BuildKit-capable docker client: install the buildx plugin (or Debian's docker.io client) and run again.")
 
 
 @functools.cache
