@@ -22,7 +22,7 @@ import time
 import venv
 from pathlib import Path
 
-if sys.version_info < (3, 11):
+if sys.version_info < (3, 11):  # noqa: UP036 (this line exists for older Pythons)
     sys.exit(f"tasks.py needs Python 3.11 or newer; this is {sys.version.split()[0]}")
 
 from harness import machine  # noqa: E402  (standard library only, usable before .venv exists)
