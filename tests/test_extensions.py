@@ -1,0 +1,219 @@
+"""Fast tier: the rules behind copier.yml's questions (extensions/questions.py), on their own.
+
+tests/test_questions.py proves copier.yml wires them to the right questions and messages;
+these pin each rule's edges without rendering anything.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from jinja2.sandbox import SandboxedEnvironment
+
+from harness.variants import ROOT
+
+# loaded by path, as copier-template-extensions loads it: extensions/ is not a package
+_spec = importlib.util.spec_from_file_location("questions", ROOT / "extensions" / "questions.py")
+questions = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(questions)
+
+DIGEST = "sha256:" + "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Task API", "task-api"),
+        ("  My Task-API!! v2 ", "my-task-api-v2"),
+        ("9 Lives", "lives"),  # a slug starts with a letter
+        ("__init__", "init"),
+        ("Ünïcode", "n-code"),  # only ASCII letters survive
+    ],
+)
+def test_slugify_makes_a_valid_slug(name: str, slug: str) -> None:
+    assert questions.slugify(name) == slug
+    assert questions.is_slug(slug)
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("ab", True),
+        ("a" * 63, True),
+        ("a", False),
+        ("a" * 64, False),
+        ("9lives", False),
+        ("my api", False),
+        ("MyApi", False),
+    ],
+)
+def test_slug_rule(value: str, ok: bool) -> None:
+    assert questions.is_slug(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("1", True),
+        (65535, True),
+        ("8000", True),
+        ("0", False),
+        ("65536", False),
+        ("80.5", False),
+        (80.5, False),
+        ("-1", False),
+        (" 80", False),
+        ("8e3", False),
+        ("eighty", False),
+        ("٣", False),
+    ],
+)
+def test_whole_number_rule(value: object, ok: bool) -> None:
+    assert questions.is_whole_number(value, 1, 65535) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("registry.example.com", True),
+        ("registry.example.com:5000", True),
+        ("127.0.0.1:5000", True),
+        ("localhost:65535", True),
+        ("localhost:65536", False),
+        ("localhost:0", False),
+        ("https://registry.example.com", False),
+        ("registry.example.com/team", False),
+        ("-registry.example.com", False),
+        ("a" * 64 + ".example.com", False),  # a DNS label is at most 63 characters
+        ("registry..example.com", False),
+    ],
+)
+def test_host_port_rule(value: str, ok: bool) -> None:
+    assert questions.is_host_port(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "nested", "ok"),
+    [
+        ("my-org", False, True),
+        ("my.org_2", False, True),
+        ("team/apis", False, False),
+        ("team/apis", True, True),
+        ("My-Org", False, False),
+        ("-org", True, False),
+        ("team//apis", True, False),
+    ],
+)
+def test_namespace_rule(value: str, nested: bool, ok: bool) -> None:
+    assert questions.is_namespace(value, nested) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("task-api", True),
+        ("task_api.v2", True),
+        ("a__b", True),
+        ("a---b", True),
+        ("a___b", False),
+        ("TaskApi", False),
+        ("task api", False),
+        ("task-", False),
+    ],
+)
+def test_repository_name_rule(value: str, ok: bool) -> None:
+    assert questions.is_repository_name(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("python:3.13-slim", True),
+        ("registry.example.com:5000/team/python:3.13-slim", True),
+        ("gcr.io/distroless/python3-debian13:nonroot", True),
+        (f"python@{DIGEST}", True),
+        (f"python:3.13@{DIGEST}", True),
+        ("python", False),  # a base must be pinned: a tag, a digest or both
+        ("team/python", False),
+        ("not a reference", False),
+        ("https://r.io/python:3.13", False),
+        ("python@sha256:abc", False),
+        ("Python:3.13", False),
+        ("registry.example.com:99999/python:3.13", False),
+    ],
+)
+def test_image_reference_rule(value: str, ok: bool) -> None:
+    assert questions.is_image_reference(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("base_image", "family", "pinned", "python"),
+    [
+        ("python:3.13-slim", "debian", "python:3.13-slim-trixie", "base"),
+        ("python:3.12-alpine", "alpine", "python:3.12-alpine3.22", "base"),
+        ("debian:bookworm-slim", "debian", "debian:bookworm-slim", "apt"),
+        (
+            "gcr.io/distroless/python3-debian12",
+            "distroless",
+            "gcr.io/distroless/python3-debian12",
+            "builder",
+        ),
+    ],
+)
+def test_derived_values_of_each_kind_of_base(
+    base_image: str, family: str, pinned: str, python: str
+) -> None:
+    assert questions.image_family(base_image) == family
+    assert questions.pinned_base(base_image, "ignored:1") == pinned
+    assert questions.python_source(base_image, family) == python
+    builder = questions.builder_ref(pinned, base_image, family, "debian:trixie-slim")
+    assert builder == ("debian:bookworm-slim" if family == "distroless" else pinned)
+
+
+def test_custom_base_uses_the_users_images() -> None:
+    assert questions.pinned_base("custom", "r.example.com/py:3.13") == "r.example.com/py:3.13"
+    ref = questions.builder_ref(
+        "r.example.com/py:3.13", "custom", "distroless", "debian:trixie-slim"
+    )
+    assert ref == "debian:trixie-slim"
+    assert (
+        questions.builder_ref("r.example.com/py:3.13", "custom", "alpine", "debian:trixie-slim")
+        == "r.example.com/py:3.13"
+    )
+
+
+@pytest.mark.parametrize(
+    ("registry", "host", "namespace", "ref"),
+    [
+        ("none", "ignored", "ignored", "task-api"),
+        ("docker.io", "ignored", "my-org", "docker.io/my-org/task-api"),
+        ("custom", "r.example.com:5000", "team/apis", "r.example.com:5000/team/apis/task-api"),
+        ("custom", "r.example.com", "", "r.example.com/task-api"),
+    ],
+)
+def test_image_ref_of_each_registry_kind(
+    registry: str, host: str, namespace: str, ref: str
+) -> None:
+    assert questions.image_ref("task-api", registry, host, namespace) == ref
+
+
+def test_extension_registers_the_names_copier_yml_uses() -> None:
+    env = SandboxedEnvironment(extensions=[questions.QuestionRules])
+    expected = {
+        "'My API' | slugify": "my-api",
+        "'x' | image_family": "debian",
+        "'python:3.13-slim' | pinned_base('')": "python:3.13-slim-trixie",
+        "'b:1' | builder_ref('x', 'debian', '')": "b:1",
+        "'x' | python_source('distroless')": "builder",
+        "'x' | image_ref('none', '', '')": "x",
+        "'ab' is slug": "True",
+        "'80' is whole_number(1, 65535)": "True",
+        "'x:0' is host_port": "False",
+        "'a/b' is namespace(nested=true)": "True",
+        "'a/b' is namespace": "False",
+        "'a' is repository_name": "True",
+        "'p:1' is image_reference": "True",
+    }
+    for expression, value in expected.items():
+        assert env.from_string(f"{{{{ {expression} }}}}").render() == value, expression
