@@ -20,14 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.checks import CheckFailed, crud_round_trip, expect
+from harness.api_checks import crud_round_trip
 from harness.container import ContainerError, request
 from harness.net import free_port
+from harness.outcome import CheckFailed, Figures, expect
 
 if TYPE_CHECKING:
     from harness.subject import Subject
 
-Figures = dict[str, Any]
 LOAD_SECONDS = int(os.environ.get("LOAD_SECONDS", "30"))
 LOAD_CONNECTIONS = int(os.environ.get("LOAD_CONNECTIONS", "64"))
 # 500 examples per operation clears 1,000 requests every time (200 sometimes fell short)
