@@ -22,9 +22,9 @@ from benchmarks.load import LoadError, run_wrk, seed
 from harness.base_images import BaseImage, resolve_base
 from harness.engine import Engine
 from harness.net import free_port
+from harness.postgres import Postgres
 from harness.render import render_project
 from harness.secrets import HOST_CA_BUNDLE
-from harness.services import Postgres
 from harness.variants import Variant
 
 log = logging.getLogger("harness")

@@ -15,7 +15,7 @@ from benchmarks.figures import BenchSettings, VariantResult
 from benchmarks.load import find_wrk
 from benchmarks.report import Machine, write_outputs
 from harness.engine import ensure_engine
-from harness.services import Postgres
+from harness.postgres import Postgres
 from harness.variants import ROOT, Variant, load_variants
 
 log = logging.getLogger("harness")

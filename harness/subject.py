@@ -14,10 +14,12 @@ from harness.build import BuildSecrets, Image, build_image
 from harness.container import Container, run_container
 from harness.engine import Engine, ensure_engine
 from harness.net import free_port, port_is_free
+from harness.package_index import PackageIndex
+from harness.postgres import Postgres
 from harness.project_env import project_python
+from harness.registry import Registry
 from harness.render import Project, render_project
 from harness.secrets import make_sentinels, write_ca_bundle
-from harness.services import PackageIndex, Postgres, Registry
 from harness.variants import Variant, fill_registry
 
 log = logging.getLogger("harness")
@@ -48,10 +50,17 @@ def open_lab(workdir: Path) -> Iterator[Lab]:
     log.info("docker engine ready: %s", engine.buildkit)
     sentinels = make_sentinels()
     python = project_python()
-    with Postgres(password=sentinels["database password"]) as pg, Registry() as registry, \
-            PackageIndex(user="builder", password=sentinels["index password"]) as index:
-        log.info("postgres on 127.0.0.1:%s, registry %s, package index %s", pg.port, registry.host,
-                 index.url.replace(sentinels["index password"], "***"))
+    with (
+        Postgres(password=sentinels["database password"]) as pg,
+        Registry() as registry,
+        PackageIndex(user="builder", password=sentinels["index password"]) as index,
+    ):
+        log.info(
+            "postgres on 127.0.0.1:%s, registry %s, package index %s",
+            pg.port,
+            registry.host,
+            index.url.replace(sentinels["index password"], "***"),
+        )
         ca = write_ca_bundle(workdir / "ca-bundle.pem", sentinels["CA bundle"])
         yield Lab(engine, pg, registry, index, ca, sentinels, workdir, python)
 
@@ -96,7 +105,9 @@ class Subject:
         a = self.project.answers
         if a["registry"] == "custom" and a["registry_host"] == self.lab.registry.host:
             return self.image.tag
-        path = self.image.tag.split("/", 1)[1] if "/" in self.image.tag else f"local/{self.image.tag}"
+        path = (
+            self.image.tag.split("/", 1)[1] if "/" in self.image.tag else f"local/{self.image.tag}"
+        )
         return f"{self.lab.registry.host}/{path}"
 
     def psql(self, sql: str) -> str:
@@ -105,16 +116,32 @@ class Subject:
     def unreachable_database_url(self) -> str:
         return f"postgresql://app:nobody@127.0.0.1:{free_port()}/tasks"
 
-    def start_container(self, role: str, *, port: int | None = None, database_url: str | None = None,
-                        extra: tuple[str, ...] = (), health_start_period: str = "30s",
-                        command: tuple[str, ...] = ()) -> Container:
+    def start_container(
+        self,
+        role: str,
+        *,
+        port: int | None = None,
+        database_url: str | None = None,
+        extra: tuple[str, ...] = (),
+        health_start_period: str = "30s",
+        command: tuple[str, ...] = (),
+    ) -> Container:
         port = port or self.project.port
         if not port_is_free(port):
-            raise RuntimeError(f"port {port} is taken on this machine: stop what uses it and run again")
+            raise RuntimeError(
+                f"port {port} is taken on this machine: stop what uses it and run again"
+            )
         name = f"tat-{self.variant.name}-{role}"
-        c = run_container(self.engine, self.image.tag, name=name, port=port,
-                          env={"DATABASE_URL": database_url or self.database_url}, extra=extra,
-                          health_start_period=health_start_period, command=command)
+        c = run_container(
+            self.engine,
+            self.image.tag,
+            name=name,
+            port=port,
+            env={"DATABASE_URL": database_url or self.database_url},
+            extra=extra,
+            health_start_period=health_start_period,
+            command=command,
+        )
         self.containers[name] = c
         return c
 
@@ -155,29 +182,54 @@ def provide_custom_base(lab: Lab, variant: Variant) -> BaseImage:
     lab.engine.docker("tag", source.image, ref)
     lab.engine.docker("push", ref)
     lab.engine.docker("rmi", ref)  # the build must pull it from the registry
-    return BaseImage(requested=ref, image=ref, kind=source.kind,
-                     reason=f"{source.kind} of {spec['from']}, served by the local registry as {ref}")
+    return BaseImage(
+        requested=ref,
+        image=ref,
+        kind=source.kind,
+        reason=f"{source.kind} of {spec['from']}, served by the local registry as {ref}",
+    )
 
 
 def prepare_subject(lab: Lab, variant: Variant) -> Subject:
     """Render, resolve the bases, build: a Subject ready to be checked."""
     project = render_project(variant.answers_for(lab.registry.host), lab.workdir / variant.name)
     # a developer's .env beside the Dockerfile: it must never reach the image
-    (project.path / ".env").write_text(f"DATABASE_URL=postgresql://dev:{lab.sentinels['.env file']}@db/dev\n")
+    (project.path / ".env").write_text(
+        f"DATABASE_URL=postgresql://dev:{lab.sentinels['.env file']}@db/dev\n"
+    )
     a = project.answers
-    base = provide_custom_base(lab, variant) if variant.provide_base else resolve_or_skip(lab.engine, a["base_ref"])
-    builder = resolve_or_skip(lab.engine, a["builder_ref"]) if a["builder_ref"] != a["base_ref"] else None
-    build_args = {"BASE_IMAGE": base.image, "REVISION": "matrix",
-                  "CREATED": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    base = (
+        provide_custom_base(lab, variant)
+        if variant.provide_base
+        else resolve_or_skip(lab.engine, a["base_ref"])
+    )
+    builder = (
+        resolve_or_skip(lab.engine, a["builder_ref"]) if a["builder_ref"] != a["base_ref"] else None
+    )
+    build_args = {
+        "BASE_IMAGE": base.image,
+        "REVISION": "matrix",
+        "CREATED": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     if builder:
         build_args["BUILDER_IMAGE"] = builder.image
     log.info("%s: building %s on %s (%s)", variant.name, project.image_tag, base.image, base.kind)
     hits = lab.index.hits
-    image = build_image(lab.engine, project.path, project.image_tag, build_args=build_args,
-                        secrets=BuildSecrets(lab.ca_bundle, lab.index.url),
-                        log_path=lab.workdir / f"{variant.name}.build.log")
-    log.info("%s: built in %.1f s, %.1f MB, %d index requests", variant.name, image.build_seconds,
-             image.size_bytes / 1e6, lab.index.hits - hits)
+    image = build_image(
+        lab.engine,
+        project.path,
+        project.image_tag,
+        build_args=build_args,
+        secrets=BuildSecrets(lab.ca_bundle, lab.index.url),
+        log_path=lab.workdir / f"{variant.name}.build.log",
+    )
+    log.info(
+        "%s: built in %.1f s, %.1f MB, %d index requests",
+        variant.name,
+        image.build_seconds,
+        image.size_bytes / 1e6,
+        lab.index.hits - hits,
+    )
     database = "v_" + variant.name.replace("-", "_")
     lab.postgres.psql(f"DROP DATABASE IF EXISTS {database}")
     lab.postgres.psql(f"CREATE DATABASE {database} OWNER {lab.postgres.user}")

@@ -25,7 +25,8 @@ def python() -> Path:
 
 @pytest.fixture(scope="module")
 def postgres():
-    from harness.services import Postgres, ServiceError
+    from harness.postgres import Postgres
+    from harness.service import ServiceError
 
     try:
         server = Postgres(password="project-tests")
