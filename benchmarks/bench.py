@@ -18,7 +18,6 @@ from benchmarks.builds import Built
 from benchmarks.contenders import NAIVE, RENDERED, Contender, main_contenders, proposal_contenders
 from benchmarks.dockerfiles import cache_targets, with_cache_ids
 from benchmarks.figures import BenchSettings, ContenderResult, VariantResult
-from benchmarks.load import LoadError, run_wrk, seed
 from harness.base_images import BaseImage, resolve_base
 from harness.engine import Engine
 from harness.net import free_port
@@ -26,6 +25,7 @@ from harness.postgres import Postgres
 from harness.render import render_project
 from harness.secrets import HOST_CA_BUNDLE
 from harness.variants import Variant
+from harness.wrk import WrkError, run_crud_mix, seed_tasks
 
 log = logging.getLogger("harness")
 MB = 1e6
@@ -264,16 +264,16 @@ class VariantBench:
                 self.postgres.psql("TRUNCATE task RESTART IDENTITY", database=s.database)
                 try:
                     with self.running(s) as port:
-                        ids = seed(port)
+                        ids = seed_tasks(port)
                         if self.settings.warmup_seconds > 0:
-                            run_wrk(port, ids, self.workdir, seconds=self.settings.warmup_seconds,
-                                    connections=self.settings.connections)
-                        result = run_wrk(port, ids, self.workdir, seconds=self.settings.load_seconds,
+                            run_crud_mix(port, ids, seconds=self.settings.warmup_seconds,
                                          connections=self.settings.connections)
+                        result = run_crud_mix(port, ids, seconds=self.settings.load_seconds,
+                                              connections=self.settings.connections)
                 except runs.StartFailed as why:
                     self.failed_start(s, why)
                     continue
-                except LoadError as why:  # one unreadable load is a gap in the samples, said so
+                except WrkError as why:  # one unreadable load is a gap in the samples, said so
                     log.warning("bench %s: load of %s: %s", self.variant.name, s.contender.key, why)
                     s.result.facts["failed_loads"] = s.result.facts.get("failed_loads", 0) + 1
                     s.result.facts.setdefault("failed_load_example", str(why)[:600])

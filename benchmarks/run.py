@@ -12,11 +12,11 @@ from pathlib import Path
 
 from benchmarks.bench import VariantNotBenchable, bench_variant, default_variant, summary_line
 from benchmarks.figures import BenchSettings, VariantResult
-from benchmarks.load import find_wrk
 from benchmarks.report import Machine, write_outputs
 from harness.engine import ensure_engine
 from harness.postgres import Postgres
 from harness.variants import ROOT, Variant, load_variants
+from harness.wrk import find_wrk
 
 log = logging.getLogger("harness")
 DOCS = ROOT / "docs"

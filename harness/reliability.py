@@ -24,6 +24,7 @@ from harness.api_checks import crud_round_trip
 from harness.container import ContainerError, request
 from harness.net import free_port
 from harness.outcome import CheckFailed, Figures, expect
+from harness.wrk import WrkError, run_crud_mix, seed_tasks
 
 if TYPE_CHECKING:
     from harness.subject import Subject
@@ -179,52 +180,17 @@ def hostile_input(s: Subject) -> Figures:
     return {"fuzz_requests": count}
 
 
-WRK_SCRIPT = """
--- mixed CRUD: a quarter each of POST, list GET, GET by id and PATCH, spread over
--- many existing tasks (not one hot row) the way independent clients would
-local ids = {%s}
-local n = 0
-request = function()
-  n = n + 1
-  local k = n %% 4
-  local id = ids[((n * 7919) %% #ids) + 1]
-  if k == 0 then
-    return wrk.format("POST", "/tasks", {["Content-Type"] = "application/json"}, '{"title": "load ' .. n .. '"}')
-  elseif k == 1 then
-    return wrk.format("GET", "/tasks?limit=20")
-  elseif k == 2 then
-    return wrk.format("GET", "/tasks/" .. id)
-  end
-  return wrk.format("PATCH", "/tasks/" .. id, {["Content-Type"] = "application/json"}, '{"status": "in_progress"}')
-end
-"""
-
-
 def load(s: Subject) -> Figures:
     """wrk against 127.0.0.1 for a bounded time: zero errors; requests/s and latency."""
-    wrk = shutil.which("wrk")
-    if not wrk:
-        raise CheckFailed("wrk is not installed: `apt-get install wrk` (the CI script installs it)")
     c = s.main_container()
-    ids = [request(c.port, "POST", "/tasks", {"title": f"seed {i}"}).body["id"] for i in range(200)]
-    script = s.lab.workdir / "load.lua"
-    script.write_text(WRK_SCRIPT % ",".join(map(str, ids)))
-    out = subprocess.run([wrk, "-t2", f"-c{LOAD_CONNECTIONS}", f"-d{LOAD_SECONDS}s", "--timeout", "10s", "--latency",
-                          "-s", str(script), f"http://127.0.0.1:{c.port}"],
-                         capture_output=True, text=True, timeout=LOAD_SECONDS + 60)
-    text = out.stdout
-    expect(out.returncode == 0, f"wrk failed: {out.stderr}")
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    sock = re.search(r"Socket errors: (.*)", text)
-    expect(not bad and not sock, f"errors under load:\n{text}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    return {"rps": round(rps), "p50_ms": latency(text, "50%"), "p99_ms": latency(text, "99%"),
+    try:
+        result = run_crud_mix(c.port, seed_tasks(c.port), seconds=LOAD_SECONDS,
+                              connections=LOAD_CONNECTIONS)
+    except WrkError as why:
+        raise CheckFailed(str(why)) from None
+    expect(result.errors == 0, f"errors under load: {result}")
+    return {"rps": round(result.rps), "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
             "load": f"{LOAD_CONNECTIONS} conns {LOAD_SECONDS}s"}
-
-
-def latency(text: str, pct: str) -> float:
-    value, unit = re.search(rf"^\s+{re.escape(pct)}\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE).groups()
-    return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 1)
 
 
 def bad_configuration(s: Subject) -> Figures:

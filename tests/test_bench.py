@@ -1,9 +1,15 @@
 """One tiny iteration of `tasks.py bench`, so the bench keeps working (figures, not timings),
-and the parsing it relies on, checked on fixed text."""
+the build-log reading it relies on, and the wrk load both the bench and the reliability
+tier run, against a small local server."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -12,23 +18,19 @@ from benchmarks.builds import install_step_cached
 from benchmarks.contenders import NAIVE, RENDERED
 from benchmarks.dockerfiles import cache_targets, startup_bytecode_dockerfile, with_cache_ids
 from benchmarks.figures import FIGURES, BenchSettings
-from benchmarks.load import parse_wrk
 from benchmarks.run import run_bench
+from harness.net import free_port
 from harness.variants import ROOT
+from harness.wrk import WrkError, read_figures, run_crud_mix
 
-WRK_OUTPUT = """Running 2s test @ http://127.0.0.1:8000
-  2 threads and 32 connections
-  Latency Distribution
-     50%   84.16ms
-     75%  113.09ms
-     90%  154.01ms
-     99%    1.26s{one_letter_unit_pad}
+# wrk's own text report comes first; the last line is what crud_mix.lua's done() prints
+WRK_STDOUT = """Running 2s test @ http://127.0.0.1:8000
   1146 requests in 3.04s, 1.08MB read
-  Socket errors: connect 0, read 2, write 0, timeout 3
-  Non-2xx or 3xx responses: 4
 Requests/sec:    377.15
-""".format(one_letter_unit_pad=" ")  # wrk pads one-letter units with a space
-BUILD_LOG = """#8 [builder 4/4] RUN --mount=type=bind,source=requirements.txt uv pip install -r /tmp/requirements.txt
+{"requests": 1146, "seconds": 3.040, "p50_ms": 84.163, "p99_ms": 1260.000, "error_answers": 4, \
+"socket_errors": {"connect": 0, "read": 2, "write": 0, "timeout": 3}}
+"""
+BUILD_LOG = """#8 [builder 4/4] RUN uv pip install -r requirements.txt
 #8 CACHED
 
 #9 [app 1/2] COPY app/ /app/app/
@@ -40,15 +42,85 @@ def test_cache_mounts_get_the_bench_s_own_ids() -> None:
     dockerfile = (ROOT / "template" / "Dockerfile.jinja").read_text()
     rewritten = with_cache_ids(dockerfile, "bench-x-")
     assert cache_targets(dockerfile)
-    assert rewritten.count("--mount=type=cache,") == rewritten.count("id=bench-x-") == dockerfile.count("type=cache")
+    assert (
+        rewritten.count("--mount=type=cache,")
+        == rewritten.count("id=bench-x-")
+        == dockerfile.count("type=cache")
+    )
 
 
-def test_install_step_and_wrk_output_are_read() -> None:
+def test_install_step_is_read_from_the_build_log() -> None:
     assert install_step_cached(BUILD_LOG) is True
     assert install_step_cached(BUILD_LOG.replace("#8 CACHED", "#8 DONE 3.1s")) is False
     assert install_step_cached("#9 [app 1/2] COPY app/ /app/app/\n") is None
-    result = parse_wrk(WRK_OUTPUT)
-    assert (result.rps, result.p50_ms, result.p99_ms, result.errors) == (377.15, 84.2, 1260.0, 9)
+
+
+def test_wrk_figures_line_is_read() -> None:
+    result = read_figures(WRK_STDOUT)
+    assert (result.requests, result.p50_ms, result.p99_ms, result.errors) == (1146, 84.2, 1260.0, 9)
+    assert round(result.rps, 1) == 377.0
+    stalled = read_figures(WRK_STDOUT.replace("84.163", "null").replace("1260.000", "null"))
+    assert (stalled.p50_ms, stalled.p99_ms) == (None, None)
+    with pytest.raises(WrkError, match="no figures line"):
+        read_figures(WRK_STDOUT.rsplit("{", 1)[0])
+
+
+class TaskStandIn(BaseHTTPRequestHandler):
+    """Answers GET with 200 and refuses writes with 422, counting what wrk sent."""
+
+    protocol_version = "HTTP/1.1"
+    seen: Counter[str] = Counter()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def answer(self, status: int) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        kind = "list" if "?" in self.path else "by id" if self.path != "/tasks" else ""
+        TaskStandIn.seen[f"{self.command} {kind}".strip()] += 1
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def do_GET(self) -> None:
+        self.answer(200)
+
+    def do_POST(self) -> None:
+        self.answer(422)
+
+    def do_PATCH(self) -> None:
+        self.answer(422)
+
+
+@pytest.fixture
+def stand_in_port() -> Iterator[int]:
+    if not shutil.which("wrk"):
+        pytest.skip("wrk is not installed: `apt-get install wrk` runs this test")
+    TaskStandIn.seen.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TaskStandIn)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_crud_mix_sends_the_four_requests_and_counts_refusals(stand_in_port: int) -> None:
+    result = run_crud_mix(stand_in_port, [1, 2, 3], seconds=1, connections=4)
+    seen = TaskStandIn.seen
+    assert set(seen) == {"POST", "GET list", "GET by id", "PATCH by id"}, seen
+    assert result.requests > 0 and result.p50_ms is not None and result.p99_ms is not None
+    # wrk counts what it finished; the server may have answered a few more as wrk stopped
+    assert 0 < result.error_answers <= seen["POST"] + seen["PATCH by id"]
+    assert result.socket_errors == 0 and result.rps > 0
+
+
+def test_crud_mix_says_when_nothing_listens() -> None:
+    if not shutil.which("wrk"):
+        pytest.skip("wrk is not installed: `apt-get install wrk` runs this test")
+    with pytest.raises(WrkError, match="wrk failed"):
+        run_crud_mix(free_port(), [1], seconds=1, connections=1)
 
 
 def test_proc_memory_fields_are_read() -> None:
@@ -82,7 +154,12 @@ def test_bench_measures_every_figure_for_both_images(bench_run) -> None:
         contender = result.contender(key)
         missing = [f.key for f in FIGURES if contender.median(f.key) is None]
         assert not missing, f"{key}: no value for {missing}"
-        for fact in ("deps_layer_reused", "deps_reinstalled", "compiled_at_each_start", "load_errors"):
+        for fact in (
+            "deps_layer_reused",
+            "deps_reinstalled",
+            "compiled_at_each_start",
+            "load_errors",
+        ):
             assert fact in contender.facts, f"{key}: no {fact}"
 
 
@@ -91,7 +168,9 @@ def test_bench_writes_report_chart_and_data(bench_run) -> None:
     out = bench_run.report.parent
     text = bench_run.report.read_text()
     for figure in FIGURES:
-        row = next((line for line in text.splitlines() if line.startswith(f"| {figure.label} (")), None)
+        row = next(
+            (line for line in text.splitlines() if line.startswith(f"| {figure.label} (")), None
+        )
         assert row is not None, f"no row for {figure.label}"
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert "-" not in cells[1:], f"a missing value in: {row}"
