@@ -141,6 +141,10 @@ def compose_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
     check(problems, app.get("read_only") is True and "/tmp" in app.get("tmpfs", []), "app must run read-only with a /tmp tmpfs")
     check(problems, app.get("depends_on", {}).get("db", {}).get("condition") == "service_healthy",
           "app must wait for a healthy database")
+    migrate = spec["services"].get("migrate", {})
+    check(problems, migrate.get("command") == ["migrate"] and app["depends_on"].get("migrate", {}).get("condition")
+          == "service_completed_successfully" and str(app["environment"].get("RUN_MIGRATIONS")) == "false",
+          "a one-shot migrate service must run first, and the app must not migrate again")
     check(problems, "pg_isready" in db.get("healthcheck", {}).get("test", []), "db needs a pg_isready health check")
     volume = str(db.get("volumes", [""])[0]).split(":")[0]
     check(problems, volume in (spec.get("volumes") or {}), "db data must live in a named volume")
@@ -186,6 +190,9 @@ def kubernetes_disagreements(project: Path, answers: dict[str, Any]) -> list[str
     check(problems, ports == {"http": port}, f"container ports {ports}, want http: {port}")
     env = {e["name"]: e for e in container["env"]}
     check(problems, env["PORT"].get("value") == str(port), "PORT env does not match the port")
+    inits = [c.get("args") for c in pod.get("initContainers", []) if c["image"] == container["image"]]
+    check(problems, inits == [["migrate"]] and env.get("RUN_MIGRATIONS", {}).get("value") == "false",
+          "an init container must run `migrate`, and the app container must not migrate again")
     secret_ref = env["DATABASE_URL"].get("valueFrom", {}).get("secretKeyRef", {})
     example = load_yaml(files["secret.example.yaml"])
     check(problems, secret_ref.get("name") == example["metadata"]["name"] and secret_ref.get("key") in example["stringData"],

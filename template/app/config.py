@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     run_migrations: bool = True
-    # Unset: one worker per CPU the container may use (see app.workers.default_workers)
+    # Unset: one worker per CPU the container may use (see gunicorn.conf.py)
     web_concurrency: int | None = Field(None, ge=1)
     forwarded_allow_ips: str = "127.0.0.1"
     # Per worker, opened as needed and then kept. Sync endpoints run on up to 40 threads, so

@@ -1,4 +1,4 @@
-"""Database engine (created on first use), request sessions and a liveness ping."""
+"""Database engine (created on first use) and request sessions."""
 
 import re
 import threading
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -65,12 +65,6 @@ def session_scope() -> Iterator[Session]:
     # Keep loaded attributes after commit and close: a re-read could race a concurrent DELETE
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
-
-
-def ping() -> None:
-    """Run a trivial query; raises if the database does not answer."""
-    with get_engine().connect() as connection:
-        connection.execute(text("SELECT 1"))
 
 
 def describe_db_error(exc: BaseException, limit: int = 200) -> str:

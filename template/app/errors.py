@@ -11,12 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.body_limit import TOO_LARGE
 from app.database import describe_db_error
-from app.readiness import SCHEMA_NOT_READY
+from app.migrate import SCHEMA_NOT_READY, forget_schema
+from app.tasks import MAX_BODY_BYTES
 
 logger = logging.getLogger("app.errors")
 
@@ -45,8 +47,7 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
         raise exc
     where = f"{request.method} {request.url.path}"
     if _is_missing_table(exc):
-        # Someone dropped or never created the schema: re-check on the next request
-        request.app.state.schema_ready = False
+        forget_schema(request.app)
         logger.warning("%s: %s", where, SCHEMA_NOT_READY)
         return _unavailable(SCHEMA_NOT_READY)
     invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
@@ -135,12 +136,29 @@ async def bad_request_handler(request: Request, exc: Exception) -> Response:
 
 
 async def too_large_handler(request: Request, exc: Exception) -> Response:
-    """A streamed body over the limit: same message as ContentLengthLimit gives up front."""
+    """FastAPI's own body limit (the /tasks router's max_body_size), in a sentence."""
     if not isinstance(exc, StarletteHTTPException):  # registered for 413 only
         raise exc
-    return await http_exception_handler(
-        request, StarletteHTTPException(413, TOO_LARGE, headers=exc.headers)
-    )
+    return _too_large()
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse({"detail": f"request body is larger than {MAX_BODY_BYTES} bytes"}, 413)
+
+
+class DeclaredTooLarge:
+    """Starlette's limit answers a too-large Content-Length in plain text from its own send
+    wrapper, past every exception handler; this gives that case the same JSON 413 first."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        declared = Headers(scope=scope).get("content-length", "") if scope["type"] == "http" else ""
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await _too_large()(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -149,3 +167,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, method_not_allowed_handler)
     app.add_exception_handler(status.HTTP_413_CONTENT_TOO_LARGE, too_large_handler)
     app.add_exception_handler(SQLAlchemyError, database_error_handler)
+    app.add_middleware(DeclaredTooLarge)

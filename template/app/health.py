@@ -7,7 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app._defaults import SERVICE_NAME
 from app.database import describe_db_error, get_engine
-from app.readiness import SCHEMA_NOT_READY, schema_ready
+from app.migrate import SCHEMA_NOT_READY, schema_ready
 from app.responses import Healthy, Unhealthy
 
 router = APIRouter(tags=["health"])

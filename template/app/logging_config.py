@@ -1,20 +1,34 @@
-"""Logging setup shared by uvicorn and the app, so every line has the same format."""
+"""One logging setup for gunicorn, uvicorn, the app and Alembic: the same format everywhere."""
 
-import copy
 import logging.config
 from typing import Any
 
-from uvicorn.config import LOGGING_CONFIG
+# gunicorn's own line format, with the logger name so app lines say where they come from
+LINE_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 
 
 def build_logging_config(level: str) -> dict[str, Any]:
-    """uvicorn's own config plus loggers for the app and Alembic, all to stderr."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["app"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
-    # Alembic's start-up chatter stays quiet; its "Running upgrade" lines are worth keeping
-    config["loggers"]["alembic"] = {"handlers": ["default"], "level": "WARNING", "propagate": False}
-    config["loggers"]["alembic.runtime.migration"] = {"level": "INFO"}
-    return config
+    """Errors and app lines to stderr, the access log to stdout (as gunicorn does)."""
+    stream = {"class": "logging.StreamHandler", "formatter": "line"}
+    quiet = {"propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"line": {"format": LINE_FORMAT}, "bare": {"format": "%(message)s"}},
+        "handlers": {
+            "stderr": {**stream, "stream": "ext://sys.stderr"},
+            "access": {**stream, "formatter": "bare", "stream": "ext://sys.stdout"},
+        },
+        "root": {"level": "WARNING", "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"level": level.upper(), "handlers": ["stderr"], **quiet},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"], **quiet},
+            "app": {"level": level.upper()},
+            # Alembic's start-up chatter stays quiet; its "Running upgrade" lines are worth keeping
+            "alembic": {"level": "WARNING"},
+            "alembic.runtime.migration": {"level": "INFO"},
+        },
+    }
 
 
 def configure_logging(level: str) -> None:

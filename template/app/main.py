@@ -8,11 +8,10 @@ from fastapi import FastAPI
 
 from app import health, tasks
 from app._defaults import SERVICE_NAME
-from app.body_limit import ContentLengthLimit
 from app.config import get_settings
 from app.database import reset_engine
 from app.errors import install_error_handlers
-from app.readiness import BackgroundMigrator
+from app.migrate import StartupMigrator
 
 logger = logging.getLogger("app")
 
@@ -22,14 +21,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     app.state.schema_ready = False
     logger.info("%s starting; database %s", SERVICE_NAME, settings.safe_database_url)
-    migrator: BackgroundMigrator | None = None
-    if settings.run_migrations:
-
-        def mark_ready() -> None:
-            app.state.schema_ready = True
-
-        # In a thread so the server accepts requests (and answers /health) while it waits
-        migrator = BackgroundMigrator(settings, on_success=mark_ready)
+    # Each gunicorn worker migrates in its own lifespan, not the arbiter before the fork: a
+    # thread does not survive a fork, and the advisory lock lets workers and replicas race
+    migrator = StartupMigrator(app, settings) if settings.run_migrations else None
+    if migrator is not None:
         migrator.start()
     try:
         yield
@@ -45,7 +40,6 @@ def create_app() -> FastAPI:
     """Build the app; settings are read at start-up, not at import."""
     app = FastAPI(title=SERVICE_NAME, version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    app.add_middleware(ContentLengthLimit)
     app.include_router(health.router)
     app.include_router(tasks.router)
     return app

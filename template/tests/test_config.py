@@ -92,7 +92,7 @@ def test_defaults(clean_env) -> None:
     assert settings.host == "0.0.0.0"
     assert settings.log_level == "info"
     assert settings.run_migrations is True
-    assert settings.web_concurrency is None  # one worker per available CPU, see app.workers
+    assert settings.web_concurrency is None  # one worker per available CPU, see gunicorn.conf.py
     assert (settings.db_pool_size, settings.db_max_overflow) == (20, 0)
     assert settings.forwarded_allow_ips == "127.0.0.1"
     assert settings.is_postgres

@@ -1,0 +1,58 @@
+"""gunicorn's settings: `python -m app` (the image's command) serves with this file, and so
+does a plain `gunicorn app.main:app` started in this folder. Values come from app.config."""
+
+import math
+import os
+from pathlib import Path
+
+from uvicorn_worker import UvicornWorker
+
+from app.config import get_settings
+from app.logging_config import build_logging_config
+
+# The pool is DB_POOL_SIZE + DB_MAX_OVERFLOW connections per worker; four workers keep one
+# replica well inside PostgreSQL's default max_connections of 100
+MAX_DEFAULT_WORKERS = 4
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def cpu_quota(cpu_max: Path = CGROUP_CPU_MAX) -> int | None:
+    """CPUs a cgroup v2 quota allows (`docker run --cpus`, a Kubernetes CPU limit), rounded up."""
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    return max(1, math.ceil(int(quota) / int(period)))
+
+
+def default_workers(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """One worker per CPU this container may use, at most MAX_DEFAULT_WORKERS."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = cpu_quota(cpu_max)
+    return max(1, min(cpus or 1, quota or MAX_DEFAULT_WORKERS, MAX_DEFAULT_WORKERS))
+
+
+class Worker(UvicornWorker):
+    """uvicorn in each worker, without a `server: uvicorn` header that names the stack."""
+
+    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "server_header": False}
+
+
+settings = get_settings()
+# Import the app once, then fork: workers start at once and share those memory pages
+preload_app = True
+worker_class = Worker
+workers = settings.web_concurrency or default_workers()
+host = f"[{settings.host}]" if ":" in settings.host else settings.host
+bind = [f"{host}:{settings.port}"]
+# On SIGTERM in-flight requests get this long: well inside Docker's 10 s before its SIGKILL
+graceful_timeout = 5
+# Trust X-Forwarded-* only from the proxies listed in FORWARDED_ALLOW_IPS
+forwarded_allow_ips = settings.forwarded_allow_ips
+loglevel = settings.log_level
+accesslog = "-"
+# A runtime control socket nobody uses in a container; it would need a writable home too
+control_socket_disable = True
+logconfig_dict = build_logging_config(settings.log_level)
