@@ -30,12 +30,11 @@ def make_index_handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: object) -> None:
-            # Test output stays quiet; hits and refusals are counted instead.
+            # Test output stays quiet; answered requests are counted instead.
             return
 
         def do_GET(self) -> None:
             if not hmac.compare_digest(self.headers.get("Authorization", ""), expected):
-                index.count("refused")
                 self.reply(
                     401,
                     b"authentication required\n",
@@ -51,7 +50,7 @@ def make_index_handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
                 path[len("/simple/") :], self.headers.get("Accept")
             )
             if status == 200:
-                index.count("hits")
+                index.count_hit()
             self.reply(status, body, content_type)
 
         def reply(
@@ -81,7 +80,6 @@ class PackageIndex(Service):
         self.password = password
         self.upstream = upstream.rstrip("/") + "/"
         self.hits = 0
-        self.refused = 0
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
@@ -98,9 +96,9 @@ class PackageIndex(Service):
         password = urllib.parse.quote(self.password, safe="")
         return f"http://{user}:{password}@{LOOPBACK}:{self.port}/simple/"
 
-    def count(self, counter: str) -> None:
+    def count_hit(self) -> None:
         with self.lock:
-            setattr(self, counter, getattr(self, counter) + 1)
+            self.hits += 1
 
     def fetch_upstream(self, rest: str, accept: str | None) -> tuple[int, bytes, str]:
         # Forwarding Accept lets pip and uv get the PEP 691 JSON form or HTML, as they ask.
