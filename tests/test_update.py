@@ -1,7 +1,8 @@
 """Fast tier: `copier update` brings template fixes to existing projects and keeps their edits.
 
 Each test works on a template history of its own, made in a temporary directory from this
-repo's working tree with real git tags (v0.1.0, v0.2.0), so no network and no real tags.
+repo's working tree with real git tags (v0.1.0, v0.2.0), so no network and no real tags;
+one history has no tags at all, as a checkout of this repo's main branch has none.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rename_answers import parse_release, rename_answers  # noqa: E402  (a scrip
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Update Tests", "GIT_AUTHOR_EMAIL": "update-tests@example.invalid",
            "GIT_COMMITTER_NAME": "Update Tests", "GIT_COMMITTER_EMAIL": "update-tests@example.invalid"}
-TEMPLATE_PARTS = ["copier.yml", "template", "migrations"]  # what a copy of the template repo needs
+TEMPLATE_PARTS = ["copier.yml", "template", "migrations", "extensions"]  # what a copy of the template repo needs
 FIX = "Fixed in v0.2.0."
 VARIANTS = [
     {"base_image": "debian:trixie-slim", "port": "18080", "registry": "ghcr.io"},
@@ -112,12 +113,12 @@ def renamed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_history(tmp_path_factory.mktemp("renamed-template"), name_budget_the_old_way, declare_the_rename)
 
 
-def render(template: Path, dest: Path, answers: dict, vcs_ref: str) -> Path:
+def render(template: Path, dest: Path, answers: dict, vcs_ref: str | None) -> Path:
     copier.run_copy(str(template), dest, data=answers, defaults=True, vcs_ref=vcs_ref, unsafe=True, quiet=True)
     return dest
 
 
-def render_and_commit(template: Path, dest: Path, answers: dict, vcs_ref: str = "v0.1.0") -> Path:
+def render_and_commit(template: Path, dest: Path, answers: dict, vcs_ref: str | None = "v0.1.0") -> Path:
     render(template, dest, answers, vcs_ref)
     git(dest, "init", "--quiet")
     git(dest, "add", "--all")
@@ -195,6 +196,37 @@ def test_update_keeps_user_edits_and_brings_fixes(tmp_path: Path, fixed_template
         assert FIX in (project / name).read_text(), f"the template fix did not reach {name}"
     assert find_conflicts(project) == []
     assert check_leftovers(project).returncode == 0
+
+
+def test_untagged_template_updates_from_commit_to_commit(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """No tag anywhere: the copy records a commit, and the update goes from it to HEAD."""
+    template = tmp_path / "template"
+    template.mkdir()
+    git(template, "init", "--quiet")
+    copy_template_tree(template)
+    git(template, "add", "--all")
+    git(template, "commit", "--quiet", "-m", "the template as it was")
+    older = git(template, "rev-parse", "--short", "HEAD").strip()
+
+    project = render_and_commit(template, tmp_path / "project", VARIANTS[0], vcs_ref=None)
+    assert "No git tags found in template; using HEAD as ref" in capfd.readouterr().err
+    assert answers_of(project)["_commit"] == older
+    make_user_edits(project)
+    commit_all(project, "our own endpoint and notes")
+
+    fix_the_template(template)
+    commit_all(template, "a fix, published on main without a tag")
+    newer = git(template, "rev-parse", "--short", "HEAD").strip()
+    update(project)  # no vcs_ref and no tags: Copier takes HEAD
+
+    answers = answers_of(project)
+    assert answers["_commit"] == newer
+    assert {key: answers[key] for key in VARIANTS[0]} == VARIANTS[0], "the update lost the user's answers"
+    expected = render(template, tmp_path / "expected", VARIANTS[0], newer)
+    make_user_edits(expected)
+    assert read_tree(project) == read_tree(expected)
+    assert all(FIX in (project / name).read_text() for name in ("Dockerfile", "app/main.py", "README.md"))
+    assert find_conflicts(project) == [] and check_leftovers(project).returncode == 0
 
 
 def test_conflicting_edit_is_reported_and_blocks_until_resolved(tmp_path: Path, fixed_template: Path) -> None:
