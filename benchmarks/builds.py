@@ -28,8 +28,16 @@ class Built:
     log: str
 
 
-def build(engine: Engine, context: Path, dockerfile: str, tag: str, *, build_args: dict[str, str],
-          ca_bundle: Path | None, no_cache: bool = False) -> Built:
+def build(
+    engine: Engine,
+    context: Path,
+    dockerfile: str,
+    tag: str,
+    *,
+    build_args: dict[str, str],
+    ca_bundle: Path | None,
+    no_cache: bool = False,
+) -> Built:
     """docker build (BuildKit, host network, plain progress) of dockerfile text over context."""
     with tempfile.TemporaryDirectory(prefix="bench-dockerfile-") as tmp:
         path = Path(tmp) / "Dockerfile"
@@ -46,15 +54,23 @@ def build(engine: Engine, context: Path, dockerfile: str, tag: str, *, build_arg
         seconds = time.monotonic() - started
     log = result.stdout + result.stderr
     if result.returncode != 0:
-        raise BuildError(f"bench build of {tag} failed (exit {result.returncode}):\n" + "\n".join(log.splitlines()[-25:]))
-    image_id, size = engine.docker("image", "inspect", "--format", "{{.Id}} {{.Size}}", tag).stdout.split()
+        raise BuildError(
+            f"bench build of {tag} failed (exit {result.returncode}):\n"
+            + "\n".join(log.splitlines()[-25:])
+        )
+    image_id, size = engine.docker(
+        "image", "inspect", "--format", "{{.Id}} {{.Size}}", tag
+    ).stdout.split()
     return Built(tag, image_id, int(size), seconds, log)
 
 
 def install_step_cached(log: str) -> bool | None:
     """Whether the step that installs requirements.txt was CACHED (None: no such step)."""
-    steps = {num: text for num, text in STEP_HEADER.findall(log)
-             if "requirements.txt" in text and " install" in text}
+    steps = {
+        num: text
+        for num, text in STEP_HEADER.findall(log)
+        if "requirements.txt" in text and " install" in text
+    }
     if not steps:
         return None
     cached = set(STEP_CACHED.findall(log))
@@ -64,7 +80,9 @@ def install_step_cached(log: str) -> bool | None:
 def layer_holding(engine: Engine, image: str, marker: str) -> str | None:
     """The diff id of the layer made by the history entry containing marker, if the
     history maps onto the layers unambiguously."""
-    layers = json.loads(engine.docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", image).stdout)
+    layers = json.loads(
+        engine.docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", image).stdout
+    )
     out = engine.docker("history", "--no-trunc", "--format", "{{json .}}", image).stdout
     history = [json.loads(line) for line in reversed(out.splitlines()) if line.strip()]
     makers = [entry for entry in history if makes_layer(entry)]
@@ -78,7 +96,9 @@ def layer_holding(engine: Engine, image: str, marker: str) -> str | None:
 
 def makes_layer(entry: dict[str, str]) -> bool:
     created_by = entry.get("CreatedBy", "")
-    return entry.get("Size", "0B") != "0B" or created_by == "" or created_by.startswith(LAYER_MAKERS)
+    return (
+        entry.get("Size", "0B") != "0B" or created_by == "" or created_by.startswith(LAYER_MAKERS)
+    )
 
 
 def cache_mounts(engine: Engine) -> list[dict[str, str]]:
@@ -87,7 +107,9 @@ def cache_mounts(engine: Engine) -> list[dict[str, str]]:
     return [r for r in json.loads(out or "[]") or [] if r.get("CacheType") == "exec.cachemount"]
 
 
-def prune_own_cache_mounts(engine: Engine, before: set[str], since: dt.datetime, targets: set[str]) -> int:
+def prune_own_cache_mounts(
+    engine: Engine, before: set[str], since: dt.datetime, targets: set[str]
+) -> int:
     """Remove the cache mounts our builds created (new since `before`, made after `since`,
     for one of our targets), one by id: never the daemon's whole cache."""
     removed = 0

@@ -41,10 +41,20 @@ class Contender:
 
 def main_contenders(project_dir: Path) -> list[Contender]:
     return [
-        Contender(RENDERED, "rendered (template)", RENDERED_RUN, (project_dir / "Dockerfile").read_text(),
-                  deps_marker="/opt/venv /opt/venv"),
-        Contender(NAIVE, "naive single-stage", NAIVE_RUN, naive_dockerfile(),
-                  deps_marker="pip install -r requirements.txt"),
+        Contender(
+            RENDERED,
+            "rendered (template)",
+            RENDERED_RUN,
+            (project_dir / "Dockerfile").read_text(),
+            deps_marker="/opt/venv /opt/venv",
+        ),
+        Contender(
+            NAIVE,
+            "naive single-stage",
+            NAIVE_RUN,
+            naive_dockerfile(),
+            deps_marker="pip install -r requirements.txt",
+        ),
     ]
 
 
@@ -58,21 +68,40 @@ def proposal_contenders(project_dir: Path) -> tuple[list[Contender], list[str]]:
     found: list[Contender] = []
     skipped: list[str] = []
     try:
-        found.append(Contender(
-            "startup-pyc", "rendered, bytecode only for start-up modules", RENDERED_RUN,
-            startup_bytecode_dockerfile((project_dir / "Dockerfile").read_text()),
-            deps_marker="/opt/venv /opt/venv",
-            extra_files={"docker/compile_startup.py": STARTUP_BYTECODE_SCRIPT}, loads=False,
-            proposal="install without --compile-bytecode; in the app stage compile only the venv modules a "
-                     "start imports (benchmarks/variants/compile_startup.py) into their own layer"))
+        found.append(
+            Contender(
+                "startup-pyc",
+                "rendered, bytecode only for start-up modules",
+                RENDERED_RUN,
+                startup_bytecode_dockerfile((project_dir / "Dockerfile").read_text()),
+                deps_marker="/opt/venv /opt/venv",
+                extra_files={"docker/compile_startup.py": STARTUP_BYTECODE_SCRIPT},
+                loads=False,
+                proposal="install without --compile-bytecode; in the app stage compile only the"
+                " venv modules a start imports (benchmarks/variants/compile_startup.py)"
+                " into their own layer",
+            )
+        )
     except VariantNotApplicable as why:
         skipped.append(f"startup-pyc: {why}")
-    found.append(Contender(
-        "one-worker", "rendered, WEB_CONCURRENCY=1", RunSpec({**RENDERED_RUN.env, "WEB_CONCURRENCY": "1"}),
-        image_of=RENDERED, proposal="one worker, as the rendered Kubernetes Deployment runs it (scale with "
-                                    f"replicas); the default is one per CPU ({cpus} here)"))
-    found.append(Contender(
-        "quiet", "rendered, no access log", RunSpec({**RENDERED_RUN.env, "LOG_LEVEL": "warning"}),
-        image_of=RENDERED, proposal="no per-request access log line (LOG_LEVEL=warning stands in for an "
-                                    "ACCESS_LOG=false default)"))
+    found.append(
+        Contender(
+            "one-worker",
+            "rendered, WEB_CONCURRENCY=1",
+            RunSpec({**RENDERED_RUN.env, "WEB_CONCURRENCY": "1"}),
+            image_of=RENDERED,
+            proposal="one worker, as the rendered Kubernetes Deployment runs it (scale with "
+            f"replicas); the default is one per CPU ({cpus} here)",
+        )
+    )
+    found.append(
+        Contender(
+            "quiet",
+            "rendered, no access log",
+            RunSpec({**RENDERED_RUN.env, "LOG_LEVEL": "warning"}),
+            image_of=RENDERED,
+            proposal="no per-request access log line (LOG_LEVEL=warning stands in for an "
+            "ACCESS_LOG=false default)",
+        )
+    )
     return found, skipped

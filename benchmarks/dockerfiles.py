@@ -19,12 +19,17 @@ class VariantNotApplicable(ValueError):
 def with_cache_ids(dockerfile: str, prefix: str) -> str:
     """Give every cache mount an id under prefix, so a build starts from empty caches
     that are the bench's own (and can be pruned without touching anyone else's)."""
-    return CACHE_MOUNT.sub(lambda m: f"--mount=type=cache,{m.group(1)}id={prefix}{m.group(2)},target={m.group(2)}",
-                           dockerfile)
+    return CACHE_MOUNT.sub(
+        lambda m: f"--mount=type=cache,{m.group(1)}id={prefix}{m.group(2)},target={m.group(2)}",
+        dockerfile,
+    )
 
 
 def cache_targets(dockerfile: str) -> set[str]:
-    return {m.group(1) for m in re.finditer(r"--mount=type=cache,[^\s\\]*?target=([^\s,\\]+)", dockerfile)}
+    return {
+        m.group(1)
+        for m in re.finditer(r"--mount=type=cache,[^\s\\]*?target=([^\s,\\]+)", dockerfile)
+    }
 
 
 def naive_dockerfile() -> str:
@@ -33,7 +38,9 @@ def naive_dockerfile() -> str:
 
 def replace_once(text: str, old: str, new: str, what: str) -> str:
     if text.count(old) != 1:
-        raise VariantNotApplicable(f"the rendered Dockerfile has no single {old.strip()!r} to rewrite for {what}")
+        raise VariantNotApplicable(
+            f"the rendered Dockerfile has no single {old.strip()!r} to rewrite for {what}"
+        )
     return text.replace(old, new)
 
 
@@ -55,5 +62,9 @@ def startup_bytecode_dockerfile(rendered: str) -> str:
         "    cd /app && /opt/venv/bin/python /tmp/compile_startup.py /opt/venv /startup-pyc\n",
         what,
     )
-    return replace_once(text, "COPY --from=app /app /app\n",
-                        "COPY --from=app /app /app\nCOPY --from=app /startup-pyc/ /\n", what)
+    return replace_once(
+        text,
+        "COPY --from=app /app /app\n",
+        "COPY --from=app /app /app\nCOPY --from=app /startup-pyc/ /\n",
+        what,
+    )

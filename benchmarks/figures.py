@@ -20,15 +20,48 @@ class Figure:
 
 FIGURES: tuple[Figure, ...] = (
     Figure("image_mb", "Image size", "MB", from_build=True, short="Image size"),
-    Figure("deps_mb", "Installed dependencies (site-packages)", "MB", from_build=True, short="Installed dependencies"),
-    Figure("overhead_mb", "Overhead over the floor (image - base - deps)", "MB", from_build=True, short="Overhead over the floor"),
+    Figure(
+        "deps_mb",
+        "Installed dependencies (site-packages)",
+        "MB",
+        from_build=True,
+        short="Installed dependencies",
+    ),
+    Figure(
+        "overhead_mb",
+        "Overhead over the floor (image - base - deps)",
+        "MB",
+        from_build=True,
+        short="Overhead over the floor",
+    ),
     Figure("cold_build_s", "Cold build (no cache)", "s", from_build=True, short="Cold build"),
-    Figure("code_rebuild_s", "Rebuild after a one-line code change", "s", from_build=True, short="Rebuild, code change"),
-    Figure("deps_rebuild_s", "Rebuild after a dependency change", "s", from_build=True, short="Rebuild, dependency change"),
+    Figure(
+        "code_rebuild_s",
+        "Rebuild after a one-line code change",
+        "s",
+        from_build=True,
+        short="Rebuild, code change",
+    ),
+    Figure(
+        "deps_rebuild_s",
+        "Rebuild after a dependency change",
+        "s",
+        from_build=True,
+        short="Rebuild, dependency change",
+    ),
     Figure("start_s", "`docker run` to first 200 on /health", "s", short="Start to first 200"),
-    Figure("idle_rss_mb", "Idle memory (RSS summed over the container's processes)", "MB", short="Idle memory (RSS)"),
-    Figure("idle_pss_mb", "Idle memory (PSS: pages shared between processes counted once)", "MB",
-           short="Idle memory (PSS)"),
+    Figure(
+        "idle_rss_mb",
+        "Idle memory (RSS summed over the container's processes)",
+        "MB",
+        short="Idle memory (RSS)",
+    ),
+    Figure(
+        "idle_pss_mb",
+        "Idle memory (PSS: pages shared between processes counted once)",
+        "MB",
+        short="Idle memory (PSS)",
+    ),
     Figure("rps", "CRUD throughput", "req/s", higher_is_better=True, short="CRUD throughput"),
     Figure("p50_ms", "CRUD latency p50", "ms", short="CRUD latency p50"),
     Figure("p99_ms", "CRUD latency p99", "ms", short="CRUD latency p99"),
@@ -53,13 +86,21 @@ class ContenderResult:
         return series.median if series else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "label": self.label, "proposal": self.proposal, "image_of": self.image_of,
-                "figures": {k: s.as_dict() for k, s in self.series.items()}, "facts": self.facts}
+        return {
+            "key": self.key,
+            "label": self.label,
+            "proposal": self.proposal,
+            "image_of": self.image_of,
+            "figures": {k: s.as_dict() for k, s in self.series.items()},
+            "facts": self.facts,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ContenderResult:
         series = {k: Series(f["unit"], list(f["samples"])) for k, f in data["figures"].items()}
-        return cls(data["key"], data["label"], data["proposal"], data["image_of"], series, data["facts"])
+        return cls(
+            data["key"], data["label"], data["proposal"], data["image_of"], series, data["facts"]
+        )
 
 
 @dataclass
@@ -74,13 +115,23 @@ class VariantResult:
         return next(c for c in self.contenders if c.key == key)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"variant": self.variant, "base": self.base, "notes": self.notes, "wall_seconds": self.wall_seconds,
-                "contenders": [c.as_dict() for c in self.contenders]}
+        return {
+            "variant": self.variant,
+            "base": self.base,
+            "notes": self.notes,
+            "wall_seconds": self.wall_seconds,
+            "contenders": [c.as_dict() for c in self.contenders],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VariantResult:
-        return cls(data["variant"], data["base"], [ContenderResult.from_dict(c) for c in data["contenders"]],
-                   data["notes"], data["wall_seconds"])
+        return cls(
+            data["variant"],
+            data["base"],
+            [ContenderResult.from_dict(c) for c in data["contenders"]],
+            data["notes"],
+            data["wall_seconds"],
+        )
 
 
 @dataclass(frozen=True)

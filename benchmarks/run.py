@@ -34,7 +34,9 @@ def chosen(all_variants: bool) -> list[Variant]:
     return load_variants() if all_variants else [default_variant()]
 
 
-def run_bench(settings: BenchSettings, *, all_variants: bool = False, out_dir: Path = DOCS) -> BenchRun:
+def run_bench(
+    settings: BenchSettings, *, all_variants: bool = False, out_dir: Path = DOCS
+) -> BenchRun:
     """Bench the default variant (or every buildable one) and write the report into out_dir."""
     started, load_at_start = time.monotonic(), os.getloadavg()[0]
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -46,7 +48,9 @@ def run_bench(settings: BenchSettings, *, all_variants: bool = False, out_dir: P
     with tempfile.TemporaryDirectory(prefix="task-api-bench-") as tmp, Postgres() as postgres:
         for variant in chosen(all_variants):
             try:
-                result = bench_variant(engine, postgres, settings, variant, Path(tmp) / variant.name)
+                result = bench_variant(
+                    engine, postgres, settings, variant, Path(tmp) / variant.name
+                )
             except VariantNotBenchable as why:
                 skipped[variant.name] = str(why)
                 log.info("bench %s: skipped: %s", variant.name, why)
@@ -54,5 +58,7 @@ def run_bench(settings: BenchSettings, *, all_variants: bool = False, out_dir: P
             log.info("bench %s", summary_line(result))
             results.append(result)
     wall = time.monotonic() - started
-    report = write_outputs(out_dir, results, skipped, Machine.describe(engine, load_at_start), settings, date, wall)
+    report = write_outputs(
+        out_dir, results, skipped, Machine.describe(engine, load_at_start), settings, date, wall
+    )
     return BenchRun(report, results, skipped, wall)

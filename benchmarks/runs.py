@@ -70,8 +70,19 @@ class RunSpec:
     env: dict[str, str]
     command: tuple[str, ...] = ()
 
-    def argv(self, image: str, name: str, port: int, database_url: str, extra_env: dict[str, str]) -> list[str]:
-        args = ["run", "-d", "--name", name, "--network", "host", "-e", f"DATABASE_URL={database_url}"]
+    def argv(
+        self, image: str, name: str, port: int, database_url: str, extra_env: dict[str, str]
+    ) -> list[str]:
+        args = [
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "host",
+            "-e",
+            f"DATABASE_URL={database_url}",
+        ]
         for key, value in {**self.env, **extra_env}.items():
             args += ["-e", f"{key}={value.format(port=port)}"]
         return [*args, image, *(part.format(port=port) for part in self.command)]
@@ -81,8 +92,15 @@ class StartFailed(RuntimeError):
     pass
 
 
-def start(engine: Engine, spec: RunSpec, image: str, name: str, port: int, database_url: str,
-          extra_env: dict[str, str] | None = None) -> float:
+def start(
+    engine: Engine,
+    spec: RunSpec,
+    image: str,
+    name: str,
+    port: int,
+    database_url: str,
+    extra_env: dict[str, str] | None = None,
+) -> float:
     """docker run, then poll /health: seconds from the run command to the first 200."""
     engine.docker("rm", "--force", name, check=False)
     started = time.monotonic()
@@ -96,19 +114,27 @@ def start(engine: Engine, spec: RunSpec, image: str, name: str, port: int, datab
             pass
         time.sleep(POLL_SECONDS)
     logs = engine.docker("logs", name, check=False)
-    state = engine.docker("inspect", "--format", "{{json .State}}", name, check=False).stdout.strip()
-    raise StartFailed(f"{name}: /health did not answer 200 within {START_TIMEOUT:.0f} s; state {state}; "
-                      f"logs: {(logs.stdout + logs.stderr)[-1500:] or '(none)'}")
+    state = engine.docker(
+        "inspect", "--format", "{{json .State}}", name, check=False
+    ).stdout.strip()
+    raise StartFailed(
+        f"{name}: /health did not answer 200 within {START_TIMEOUT:.0f} s; state {state}; "
+        f"logs: {(logs.stdout + logs.stderr)[-1500:] or '(none)'}"
+    )
 
 
 def still_running(engine: Engine, name: str) -> None:
     """Raise StartFailed, with the exit code and the logs, if the container has stopped."""
-    state = engine.docker("inspect", "--format", "{{json .State}}", name, check=False).stdout.strip()
+    state = engine.docker(
+        "inspect", "--format", "{{json .State}}", name, check=False
+    ).stdout.strip()
     if state and json.loads(state).get("Running"):
         return
     logs = engine.docker("logs", name, check=False)
-    raise StartFailed(f"{name} stopped after answering 200; state {state or '(gone)'}; "
-                      f"logs: {(logs.stdout + logs.stderr)[-1500:] or '(none)'}")
+    raise StartFailed(
+        f"{name} stopped after answering 200; state {state or '(gone)'}; "
+        f"logs: {(logs.stdout + logs.stderr)[-1500:] or '(none)'}"
+    )
 
 
 def remove(engine: Engine, name: str) -> None:
@@ -146,8 +172,9 @@ def kib_field(text: str, name: str) -> int:
 
 def deps_size(engine: Engine, image: str) -> dict[str, object]:
     """The installed runtime dependencies (the site-packages that holds fastapi)."""
-    out = engine.docker("run", "--rm", "--network", "none", "--entrypoint", "python3", image,
-                        "-c", DEPS_SIZE_SCRIPT).stdout
+    out = engine.docker(
+        "run", "--rm", "--network", "none", "--entrypoint", "python3", image, "-c", DEPS_SIZE_SCRIPT
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -160,8 +187,9 @@ def imported_at_start(logs: str) -> list[str]:
     return names
 
 
-def uncompiled_at_start(engine: Engine, spec: RunSpec, image: str, name: str, port: int,
-                        database_url: str) -> list[str]:
+def uncompiled_at_start(
+    engine: Engine, spec: RunSpec, image: str, name: str, port: int, database_url: str
+) -> list[str]:
     """Modules a start (plus one CRUD round trip) imports that have no bytecode in the
     image, so every fresh container compiles them again."""
     start(engine, spec, image, name, port, database_url, {"PYTHONPROFILEIMPORTTIME": "1"})
@@ -173,6 +201,19 @@ def uncompiled_at_start(engine: Engine, spec: RunSpec, image: str, name: str, po
     remove(engine, name)
     modules = sorted(set(imported_at_start(logs.stderr + logs.stdout)))
     # PYTHONDONTWRITEBYTECODE: the census must not write the bytecode it is looking for
-    out = engine.docker("run", "--rm", "-i", "--network", "none", "-e", "PYTHONDONTWRITEBYTECODE=1",
-                        "--entrypoint", "python3", image, "-c", UNCOMPILED_SCRIPT, input="\n".join(modules)).stdout
+    out = engine.docker(
+        "run",
+        "--rm",
+        "-i",
+        "--network",
+        "none",
+        "-e",
+        "PYTHONDONTWRITEBYTECODE=1",
+        "--entrypoint",
+        "python3",
+        image,
+        "-c",
+        UNCOMPILED_SCRIPT,
+        input="\n".join(modules),
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])

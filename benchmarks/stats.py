@@ -29,7 +29,13 @@ class Series:
         return max(self.samples) if self.samples else None
 
     def as_dict(self) -> dict[str, object]:
-        return {"unit": self.unit, "median": self.median, "min": self.low, "max": self.high, "samples": self.samples}
+        return {
+            "unit": self.unit,
+            "median": self.median,
+            "min": self.low,
+            "max": self.high,
+            "samples": self.samples,
+        }
 
 
 def ratio(a: float | None, b: float | None) -> float | None:

@@ -31,8 +31,16 @@ class BuildError(RuntimeError):
     pass
 
 
-def build_image(engine: Engine, project_dir: Path, tag: str, *, build_args: dict[str, str],
-                secrets: BuildSecrets, log_path: Path, target: str | None = None) -> Image:
+def build_image(
+    engine: Engine,
+    project_dir: Path,
+    tag: str,
+    *,
+    build_args: dict[str, str],
+    secrets: BuildSecrets,
+    log_path: Path,
+    target: str | None = None,
+) -> Image:
     """docker build with host networking; the full build log goes to log_path."""
     with tempfile.TemporaryDirectory(prefix="build-secrets-") as tmp:
         args = ["build", "--network", "host", "--progress", "plain", "-t", tag]
@@ -54,8 +62,10 @@ def build_image(engine: Engine, project_dir: Path, tag: str, *, build_args: dict
     log_path.write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
-        raise BuildError(f"docker build of {tag} failed (exit {result.returncode}); "
-                         f"full log in {log_path}:\n{tail}")
+        raise BuildError(
+            f"docker build of {tag} failed (exit {result.returncode}); "
+            f"full log in {log_path}:\n{tail}"
+        )
     return inspect_image(engine, tag, build_seconds=seconds)
 
 

@@ -19,16 +19,26 @@ class Response:
     body: Any  # parsed JSON where the answer is JSON, else text
 
     def __str__(self) -> str:
-        return f"{self.status} {json.dumps(self.body) if not isinstance(self.body, str) else self.body[:300]}"
+        shown = self.body[:300] if isinstance(self.body, str) else json.dumps(self.body)
+        return f"{self.status} {shown}"
 
 
-def request(port: int, method: str, path: str, body: Any = None, timeout: float = 10.0,
-            raw: bytes | None = None, headers: dict[str, str] | None = None) -> Response:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: Any = None,
+    timeout: float = 10.0,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """One HTTP request to 127.0.0.1:port; errors with a status are answers, not exceptions."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     hdrs = {"Content-Type": "application/json"} if data is not None else {}
     hdrs.update(headers or {})
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method, headers=hdrs)
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=data, method=method, headers=hdrs
+    )
     try:
         with LOCAL_OPENER.open(req, timeout=timeout) as resp:
             status, payload = resp.status, resp.read()
@@ -68,10 +78,14 @@ class Container:
             except OSError as err:
                 last = str(err)
             if not self.state().get("Running"):
-                raise ContainerError(f"{self.name} exited before /health answered 200: {self.logs()[-1500:]}")
+                raise ContainerError(
+                    f"{self.name} exited before /health answered 200: {self.logs()[-1500:]}"
+                )
             time.sleep(0.1)
-        raise ContainerError(f"{self.name}: /health did not answer 200 within {timeout:.0f} s "
-                             f"(last: {last}); logs: {self.logs()[-1500:]}")
+        raise ContainerError(
+            f"{self.name}: /health did not answer 200 within {timeout:.0f} s "
+            f"(last: {last}); logs: {self.logs()[-1500:]}"
+        )
 
     def wait_for_health_status(self, status: int, timeout: float = 60.0) -> Response:
         """Wait until /health answers with this status (e.g. 503 with no database)."""
@@ -100,8 +114,10 @@ class Container:
             if not state.get("Running"):
                 break
             time.sleep(0.2)
-        raise ContainerError(f"{self.name}: Docker health is {status!r}, not {want!r}, after "
-                             f"{timeout:.0f} s; probe log: {self.state().get('Health')}")
+        raise ContainerError(
+            f"{self.name}: Docker health is {status!r}, not {want!r}, after "
+            f"{timeout:.0f} s; probe log: {self.state().get('Health')}"
+        )
 
     def logs(self) -> str:
         out = self.engine.docker("logs", self.name, check=False)
@@ -122,18 +138,39 @@ class ContainerError(RuntimeError):
     pass
 
 
-def run_container(engine: Engine, image: str, *, name: str, port: int, env: dict[str, str],
-                  extra: tuple[str, ...] = (), command: tuple[str, ...] = (),
-                  health_start_period: str = "30s") -> Container:
+def run_container(
+    engine: Engine,
+    image: str,
+    *,
+    name: str,
+    port: int,
+    env: dict[str, str],
+    extra: tuple[str, ...] = (),
+    command: tuple[str, ...] = (),
+    health_start_period: str = "30s",
+) -> Container:
     """docker run -d on the host network, listening on 127.0.0.1:port only.
 
     The health interval is shortened so tests see Docker's verdict in seconds; the
     probe itself is the image's own HEALTHCHECK command.
     """
     engine.docker("rm", "--force", name, check=False)
-    args = ["run", "-d", "--name", name, "--network", "host",
-            "--health-interval", "1s", "--health-start-period", health_start_period,
-            "-e", "HOST=127.0.0.1", "-e", f"PORT={port}"]
+    args = [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "host",
+        "--health-interval",
+        "1s",
+        "--health-start-period",
+        health_start_period,
+        "-e",
+        "HOST=127.0.0.1",
+        "-e",
+        f"PORT={port}",
+    ]
     for key, value in env.items():
         args += ["-e", f"{key}={value}"]
     container = Container(engine, name, port)

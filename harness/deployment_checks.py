@@ -76,8 +76,17 @@ def run_as_deployment(s: Subject) -> Figures:
         extra += ["-e", "=".join(e)]
     s.remove_containers()
     for init in pod.get("initContainers", []):  # e.g. migrate: each must finish with exit 0
-        s.engine.docker("run", "--rm", "--network", "host", *extra, "-e", f"DATABASE_URL={s.database_url}",
-                        s.image.tag, *init.get("args", ()))
+        s.engine.docker(
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            *extra,
+            "-e",
+            f"DATABASE_URL={s.database_url}",
+            s.image.tag,
+            *init.get("args", ()),
+        )
     c = s.start_container("k8s", extra=tuple(extra), command=tuple(spec.get("args", ())))
     ready = c.wait_for_health_200()
     probes = {

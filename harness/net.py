@@ -32,8 +32,10 @@ def registry_has(host: str, ref: str) -> bool:
     """Ask the registry's HTTP API whether the manifest of ref is there."""
     repo, tag = ref.removeprefix(host + "/").rsplit(":", 1)
     req = urllib.request.Request(
-        f"http://{host.replace('localhost', '127.0.0.1')}/v2/{repo}/manifests/{tag}", method="HEAD",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+        f"http://{host.replace('localhost', '127.0.0.1')}/v2/{repo}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
     try:
         with LOCAL_OPENER.open(req, timeout=10) as resp:
             return resp.status == 200

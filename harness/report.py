@@ -12,7 +12,7 @@ from typing import Any
 @dataclass
 class Row:
     variant: str
-    base: str = ""           # "stand-in: task-api-standin/...", "real", or "skipped: why"
+    base: str = ""  # "stand-in: task-api-standin/...", "real", or "skipped: why"
     size_mb: float | None = None
     budget_mb: int | None = None
     build_s: float | None = None
@@ -63,36 +63,76 @@ class MatrixReport:
         path.write_text(json.dumps(data, indent=2) + "\n")
 
     def table(self) -> str:
-        head = ("variant", "base used", "size / budget MB", "build s", "first 200 s", "healthy s", "checks")
+        head = (
+            "variant",
+            "base used",
+            "size / budget MB",
+            "build s",
+            "first 200 s",
+            "healthy s",
+            "checks",
+        )
         rows = []
         for r in self.rows.values():
             size = f"{r.size_mb:.0f} / {r.budget_mb}" if r.size_mb is not None else "-"
             total = len(r.passed) + len(r.failed)
-            checks = f"{len(r.passed)}/{total}" + (f" FAILED {','.join(r.failed)}" if r.failed else "")
-            rows.append((r.variant, r.base, size, fmt(r.build_s), fmt(r.first_200_s), fmt(r.healthy_s),
-                         checks if total else "-"))
+            checks = f"{len(r.passed)}/{total}" + (
+                f" FAILED {','.join(r.failed)}" if r.failed else ""
+            )
+            rows.append(
+                (
+                    r.variant,
+                    r.base,
+                    size,
+                    fmt(r.build_s),
+                    fmt(r.first_200_s),
+                    fmt(r.healthy_s),
+                    checks if total else "-",
+                )
+            )
         out = columns(head, rows)
         out += [f"  {r.variant}: {r.base}" for r in self.rows.values() if len(r.base) > 70]
         c = self.counts()
-        out.append(f"{len(self.rows)} variants: {c['built']} built ({c['stand-in']} on stand-in bases), "
-                   f"{c['skipped']} skipped")
+        out.append(
+            f"{len(self.rows)} variants: {c['built']} built ({c['stand-in']} on stand-in bases), "
+            f"{c['skipped']} skipped"
+        )
         built = [r for r in self.rows.values() if r.extra]
         if built:
             out += ["", "reliability figures (a column per check)"]
-            out += columns(("variant", *RELIABILITY_COLUMNS),
-                           [(r.variant, *(str(r.extra.get(k, "-")) for k in RELIABILITY_COLUMNS)) for r in built])
+            out += columns(
+                ("variant", *RELIABILITY_COLUMNS),
+                [
+                    (r.variant, *(str(r.extra.get(k, "-")) for k in RELIABILITY_COLUMNS))
+                    for r in built
+                ],
+            )
         return "\n".join(out)
 
 
 # figure names the reliability checks return, in the order the table shows them
-RELIABILITY_COLUMNS = ("hardened", "stop_s", "exit_code", "recovery_s", "acked", "lost", "fuzz_requests",
-                       "rps", "p50_ms", "p99_ms", "bad_config")
+RELIABILITY_COLUMNS = (
+    "hardened",
+    "stop_s",
+    "exit_code",
+    "recovery_s",
+    "acked",
+    "lost",
+    "fuzz_requests",
+    "rps",
+    "p50_ms",
+    "p99_ms",
+    "bad_config",
+)
 
 
 def columns(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     lines = [head, *rows]
     widths = [min(max(len(str(line[i])) for line in lines), 70) for i in range(len(head))]
-    return ["  ".join(str(c)[:w].ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines]
+    return [
+        "  ".join(str(c)[:w].ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    ]
 
 
 def fmt(value: float | None) -> str:

@@ -34,7 +34,9 @@ def write_ca_bundle(dest: Path, sentinel: str, host_bundle: Path = HOST_CA_BUNDL
     return dest
 
 
-def scan_stream(stream: BinaryIO, needles: Iterable[str], chunk: int = 1 << 20) -> tuple[set[str], int]:
+def scan_stream(
+    stream: BinaryIO, needles: Iterable[str], chunk: int = 1 << 20
+) -> tuple[set[str], int]:
     """Which needles occur anywhere in the stream (e.g. `docker save`), and bytes read."""
     wanted = {n: n.encode() for n in needles}
     overlap = max(len(b) for b in wanted.values()) - 1

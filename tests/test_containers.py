@@ -15,7 +15,9 @@ pytestmark = pytest.mark.container
 @pytest.mark.parametrize("criterion", list(CHECKS))
 def test_success_criterion(subject, criterion: str, matrix_report: MatrixReport) -> None:
     if criterion in OPTIONAL_CRITERIA and criterion not in success_criteria(subject.project.path):
-        pytest.skip(f"{criterion} does not apply: {OPTIONAL_CRITERIA[criterion].why_absent(subject.project.answers)}")
+        why = OPTIONAL_CRITERIA[criterion].why_absent(subject.project.answers)
+        pytest.skip(f"{criterion} does not apply: {why}")
     assert criterion in success_criteria(subject.project.path), (
-        f"{criterion} is checked but missing from the rendered spec")
+        f"{criterion} is checked but missing from the rendered spec"
+    )
     matrix_report.run(subject, criterion, CHECKS[criterion])
