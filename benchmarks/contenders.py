@@ -84,24 +84,24 @@ def proposal_contenders(project_dir: Path) -> tuple[list[Contender], list[str]]:
         )
     except VariantNotApplicable as why:
         skipped.append(f"startup-pyc: {why}")
-    found.append(
-        Contender(
+    # the rendered image itself, started with other settings
+    settings = (
+        (
             "one-worker",
             "rendered, WEB_CONCURRENCY=1",
-            RunSpec({**RENDERED_RUN.env, "WEB_CONCURRENCY": "1"}),
-            image_of=RENDERED,
-            proposal="one worker, as the rendered Kubernetes Deployment runs it (scale with "
-            f"replicas); the default is one per CPU ({cpus} here)",
-        )
-    )
-    found.append(
-        Contender(
+            {"WEB_CONCURRENCY": "1"},
+            "one worker, as the rendered Kubernetes Deployment runs it (scale with replicas);"
+            f" the default is one per CPU ({cpus} here)",
+        ),
+        (
             "quiet",
             "rendered, no access log",
-            RunSpec({**RENDERED_RUN.env, "LOG_LEVEL": "warning"}),
-            image_of=RENDERED,
-            proposal="no per-request access log line (LOG_LEVEL=warning stands in for an "
-            "ACCESS_LOG=false default)",
-        )
+            {"LOG_LEVEL": "warning"},
+            "no per-request access log line (LOG_LEVEL=warning stands in for an"
+            " ACCESS_LOG=false default)",
+        ),
     )
+    for key, label, env, proposal in settings:
+        run = RunSpec({**RENDERED_RUN.env, **env})
+        found.append(Contender(key, label, run, image_of=RENDERED, proposal=proposal))
     return found, skipped

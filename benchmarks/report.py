@@ -87,16 +87,36 @@ def variant_section(result: VariantResult, chart: str | None) -> list[str]:
     return lines
 
 
-def render_markdown(
-    results: list[VariantResult],
-    skipped: dict[str, str],
-    machine: Machine,
-    settings: BenchSettings,
-    date: str,
-    wall_seconds: float,
-    charts: dict[str, str],
-    out_dir: Path,
-) -> str:
+@dataclass(frozen=True)
+class BenchOutcome:
+    """What one bench run found: all the report says, and what benchmarks.json keeps."""
+
+    results: list[VariantResult]
+    skipped: dict[str, str]
+    machine: Machine
+    settings: BenchSettings
+    date: str
+    wall_seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.date,
+            "machine": self.machine.__dict__,
+            "settings": self.settings.as_dict(),
+            "wall_seconds": self.wall_seconds,
+            "skipped": self.skipped,
+            "variants": [r.as_dict() for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchOutcome:
+        results = [VariantResult.from_dict(v) for v in data["variants"]]
+        machine, settings = Machine(**data["machine"]), BenchSettings(**data["settings"])
+        return cls(results, data["skipped"], machine, settings, data["date"], data["wall_seconds"])
+
+
+def render_markdown(outcome: BenchOutcome, charts: dict[str, str], out_dir: Path) -> str:
+    machine, settings = outcome.machine, outcome.settings
     root = os.path.relpath(ROOT, out_dir)
     lines = [
         "# Benchmarks: the rendered image against the usual single-stage recipe",
@@ -121,7 +141,7 @@ def render_markdown(
     lines += [
         "## Machine and run",
         "",
-        f"- Date: {date}",
+        f"- Date: {outcome.date}",
         f"- CPUs available: {machine.cpus} ({machine.cpu_model}); memory {machine.memory_gib} GiB; "
         f"kernel {machine.kernel}",
         f"- Docker Engine {machine.docker_server}; {machine.buildkit}",
@@ -130,69 +150,40 @@ def render_markdown(
         f"- Runs per figure: {settings.runs} (starts: {settings.start_runs}); "
         f"load: {settings.connections} connections for "
         f"{settings.load_seconds:g} s after a {settings.warmup_seconds:g} s warm-up",
-        f"- Whole bench: {wall_seconds / 60:.1f} min",
+        f"- Whole bench: {outcome.wall_seconds / 60:.1f} min",
         "",
     ]
-    for name, why in skipped.items():
+    for name, why in outcome.skipped.items():
         lines.append(f"- Variant `{name}` not benchmarked: {why}")
-    if skipped:
+    if outcome.skipped:
         lines.append("")
-    for result in results:
+    for result in outcome.results:
         lines += [*variant_section(result, charts.get(result.variant)), ""]
     lines.append(METHOD.read_text().format(root=root))
     return "\n".join(lines)
 
 
-def write_outputs(
-    out_dir: Path,
-    results: list[VariantResult],
-    skipped: dict[str, str],
-    machine: Machine,
-    settings: BenchSettings,
-    date: str,
-    wall_seconds: float,
-) -> Path:
+def write_outputs(out_dir: Path, outcome: BenchOutcome) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     charts: dict[str, str] = {}
-    for i, result in enumerate(results):
+    for i, result in enumerate(outcome.results):
         name = CHART_NAME if i == 0 else CHART_NAME.replace(".svg", f"-{result.variant}.svg")
-        (out_dir / name).write_text(
-            chart_svg(
-                result,
-                f"Variant {result.variant}: ratio to the naive image "
-                f"({settings.runs} runs, medians)",
-            )
+        title = (
+            f"Variant {result.variant}: ratio to the naive image "
+            f"({outcome.settings.runs} runs, medians)"
         )
+        (out_dir / name).write_text(chart_svg(result, title))
         charts[result.variant] = name
-    data: dict[str, Any] = {
-        "date": date,
-        "machine": machine.__dict__,
-        "settings": settings.as_dict(),
-        "wall_seconds": wall_seconds,
-        "skipped": skipped,
-        "variants": [r.as_dict() for r in results],
-    }
-    (out_dir / DATA_NAME).write_text(json.dumps(data, indent=2) + "\n")
+    (out_dir / DATA_NAME).write_text(json.dumps(outcome.as_dict(), indent=2) + "\n")
     report = out_dir / REPORT_NAME
-    report.write_text(
-        render_markdown(results, skipped, machine, settings, date, wall_seconds, charts, out_dir)
-    )
+    report.write_text(render_markdown(outcome, charts, out_dir))
     return report
 
 
 def rewrite_from_data(out_dir: Path) -> Path:
     """Render benchmarks.md and the chart again from benchmarks.json (after a change here)."""
     data = json.loads((out_dir / DATA_NAME).read_text())
-    results = [VariantResult.from_dict(v) for v in data["variants"]]
-    return write_outputs(
-        out_dir,
-        results,
-        data["skipped"],
-        Machine(**data["machine"]),
-        BenchSettings(**data["settings"]),
-        data["date"],
-        data["wall_seconds"],
-    )
+    return write_outputs(out_dir, BenchOutcome.from_dict(data))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from benchmarks.bench import VariantNotBenchable, bench_variant, default_variant, summary_line
 from benchmarks.figures import BenchSettings, VariantResult
-from benchmarks.report import Machine, write_outputs
+from benchmarks.report import BenchOutcome, Machine, write_outputs
 from harness.engine import ensure_engine
 from harness.postgres import Postgres
 from harness.variants import ROOT, Variant, load_variants
@@ -58,7 +58,6 @@ def run_bench(
             log.info("bench %s", summary_line(result))
             results.append(result)
     wall = time.monotonic() - started
-    report = write_outputs(
-        out_dir, results, skipped, Machine.describe(engine, load_at_start), settings, date, wall
-    )
+    machine = Machine.describe(engine, load_at_start)
+    report = write_outputs(out_dir, BenchOutcome(results, skipped, machine, settings, date, wall))
     return BenchRun(report, results, skipped, wall)

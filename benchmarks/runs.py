@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.container import request
+from harness.container import host_run_args, request
 from harness.engine import Engine
 
 POLL_SECONDS = 0.01  # the first 200 is seen within 10 ms; a coarser poll blurs the start figure
@@ -73,18 +73,8 @@ class RunSpec:
     def argv(
         self, image: str, name: str, port: int, database_url: str, extra_env: dict[str, str]
     ) -> list[str]:
-        args = [
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--network",
-            "host",
-            "-e",
-            f"DATABASE_URL={database_url}",
-        ]
-        for key, value in {**self.env, **extra_env}.items():
-            args += ["-e", f"{key}={value.format(port=port)}"]
+        env = {k: v.format(port=port) for k, v in {**self.env, **extra_env}.items()}
+        args = host_run_args(name, {"DATABASE_URL": database_url, **env})
         return [*args, image, *(part.format(port=port) for part in self.command)]
 
 

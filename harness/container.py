@@ -138,6 +138,14 @@ class ContainerError(RuntimeError):
     pass
 
 
+def host_run_args(name: str, env: dict[str, str]) -> list[str]:
+    """`docker run -d` on the host network (the app listens on 127.0.0.1 only), with env."""
+    args = ["run", "-d", "--name", name, "--network", "host"]
+    for key, value in env.items():
+        args += ["-e", f"{key}={value}"]
+    return args
+
+
 def run_container(
     engine: Engine,
     image: str,
@@ -155,24 +163,8 @@ def run_container(
     probe itself is the image's own HEALTHCHECK command.
     """
     engine.docker("rm", "--force", name, check=False)
-    args = [
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        "host",
-        "--health-interval",
-        "1s",
-        "--health-start-period",
-        health_start_period,
-        "-e",
-        "HOST=127.0.0.1",
-        "-e",
-        f"PORT={port}",
-    ]
-    for key, value in env.items():
-        args += ["-e", f"{key}={value}"]
+    args = host_run_args(name, {"HOST": "127.0.0.1", "PORT": str(port), **env})
+    args += ["--health-interval", "1s", "--health-start-period", health_start_period]
     container = Container(engine, name, port)
     engine.docker(*args, *extra, image, *command)
     return container
