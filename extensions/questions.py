@@ -22,7 +22,7 @@ HOST = rf"(?P<host>{HOST_LABEL}(?:\.{HOST_LABEL})*)(?::(?P<port>[0-9]{{1,5}}))?"
 TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 DIGEST = r"sha256:[a-f0-9]{64}"
 IMAGE_REFERENCE = re.compile(
-    rf"(?:{HOST}/)?{COMPONENT}(?:/{COMPONENT})*(?::(?P<tag>{TAG}))?(?:@(?P<digest>{DIGEST}))?"
+    rf"(?:{HOST}/)?{COMPONENT}(?:/{COMPONENT})*(?::(?P<tag>{TAG}))?(?:@(?P<digest>{DIGEST}))?",
 )
 
 # the base_image choices that name a moving tag, and the tag that pins their OS release
@@ -82,6 +82,11 @@ def is_image_reference(value: Any) -> bool:
     return match["host"] is None or is_port_number(match["port"])
 
 
+def is_http_url(value: Any) -> bool:
+    """http(s) and no spaces or quotes: it goes into a Dockerfile LABEL as it is."""
+    return re.fullmatch(r"https?://[^\s\"]+", str(value)) is not None
+
+
 def image_family(base_image: str) -> str:
     """The family a base belongs to, guessed from its name: alpine, distroless or debian."""
     return next((family for family in ("alpine", "distroless") if family in base_image), "debian")
@@ -137,4 +142,5 @@ class QuestionRules(Extension):
             namespace=is_namespace,
             repository_name=is_repository_name,
             image_reference=is_image_reference,
+            http_url=is_http_url,
         )

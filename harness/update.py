@@ -27,7 +27,8 @@ class UpdateRefused(RuntimeError):
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    return done.stdout
 
 
 def read_template_version(project: Path) -> str:
@@ -50,15 +51,17 @@ def preview_update(project_dir: Path, vcs_ref: str | None = None) -> UpdatePrevi
     try:
         top = Path(git(project, "rev-parse", "--show-toplevel").strip())
     except subprocess.CalledProcessError as why:
-        raise UpdateRefused(f"{project} is not in a git repository; copier update needs one") from why
+        raise UpdateRefused(f"{project} is not in git; copier update needs a repository") from why
     # the same test as Copier's, so the preview refuses exactly when the update would
     if git(project, "status", "--porcelain", "--", ".").strip():
-        raise UpdateRefused(f"{project} has uncommitted changes: copier update would refuse; commit or stash them")
+        why = "copier update would refuse; commit or stash them"
+        raise UpdateRefused(f"{project} has uncommitted changes: {why}")
     with tempfile.TemporaryDirectory(prefix="update-preview-") as scratch:
         # a clone, so the real repository (index, objects, hooks) is never touched
         git(Path(scratch), "clone", "--quiet", str(top), "repo")
         clone = Path(scratch, "repo", project.relative_to(top))
-        copier.run_update(clone, vcs_ref=vcs_ref, defaults=True, overwrite=True, unsafe=True, quiet=True)
+        options = {"defaults": True, "overwrite": True, "unsafe": True, "quiet": True}
+        copier.run_update(clone, vcs_ref=vcs_ref, **options)
         conflicts = find_conflicts(clone)
         git(clone, "add", "--all", "--", ".")
         changed = git(clone, "diff", "--cached", "--relative", "--name-status", "HEAD", "--", ".")

@@ -20,6 +20,7 @@ KEY_LINE = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)(?P<rest>\s*:.*)$", re.D
 
 Release = tuple[int, int, int]
 Rename = tuple[Release, str, str]
+Renamed = tuple[str, list[str]]  # the new answers text, and one line per rename done
 
 
 def parse_release(text: str) -> Release | None:
@@ -42,13 +43,13 @@ def read_renames(table: Path = TABLE) -> list[Rename]:
     return sorted(rows, key=lambda row: row[0])
 
 
-def rename_answers(text: str, renames: list[Rename], from_release: Release | None) -> tuple[str, list[str]]:
+def rename_answers(text: str, renames: list[Rename], from_release: Release | None) -> Renamed:
     """The answers text with old keys renamed, and one line per rename done."""
     lines = text.splitlines(keepends=True)
     keys = {found["key"]: i for i, line in enumerate(lines) if (found := KEY_LINE.match(line))}
     done: list[str] = []
     for release, old, new in renames:
-        # a project made at or after that release already uses the new name (and the old one may be reused)
+        # a project made at or after that release already uses the new name (the old may be reused)
         if (from_release is not None and from_release >= release) or old not in keys or new in keys:
             continue
         i = keys.pop(old)

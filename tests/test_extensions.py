@@ -148,6 +148,21 @@ def test_image_reference_rule(value: str, ok: bool) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("https://github.com/my-org/task-api", True),
+        ("http://git.example.com/a", True),
+        ("ftp://example.com/a", False),
+        ("https://example.com/a b", False),
+        ('https://example.com/"a', False),
+        ("not a url", False),
+    ],
+)
+def test_http_url_rule(value: str, ok: bool) -> None:
+    assert questions.is_http_url(value) is ok
+
+
+@pytest.mark.parametrize(
     ("base_image", "family", "pinned", "python"),
     [
         ("python:3.13-slim", "debian", "python:3.13-slim-trixie", "base"),
@@ -162,7 +177,10 @@ def test_image_reference_rule(value: str, ok: bool) -> None:
     ],
 )
 def test_derived_values_of_each_kind_of_base(
-    base_image: str, family: str, pinned: str, python: str
+    base_image: str,
+    family: str,
+    pinned: str,
+    python: str,
 ) -> None:
     assert questions.image_family(base_image) == family
     assert questions.pinned_base(base_image, "ignored:1") == pinned
@@ -174,13 +192,14 @@ def test_derived_values_of_each_kind_of_base(
 def test_custom_base_uses_the_users_images() -> None:
     assert questions.pinned_base("custom", "r.example.com/py:3.13") == "r.example.com/py:3.13"
     ref = questions.builder_ref(
-        "r.example.com/py:3.13", "custom", "distroless", "debian:trixie-slim"
+        "r.example.com/py:3.13",
+        "custom",
+        "distroless",
+        "debian:trixie-slim",
     )
     assert ref == "debian:trixie-slim"
-    assert (
-        questions.builder_ref("r.example.com/py:3.13", "custom", "alpine", "debian:trixie-slim")
-        == "r.example.com/py:3.13"
-    )
+    own = questions.builder_ref("r.example.com/py:3.13", "custom", "alpine", "debian:trixie-slim")
+    assert own == "r.example.com/py:3.13"
 
 
 @pytest.mark.parametrize(
@@ -193,7 +212,10 @@ def test_custom_base_uses_the_users_images() -> None:
     ],
 )
 def test_image_ref_of_each_registry_kind(
-    registry: str, host: str, namespace: str, ref: str
+    registry: str,
+    host: str,
+    namespace: str,
+    ref: str,
 ) -> None:
     assert questions.image_ref("task-api", registry, host, namespace) == ref
 
@@ -214,6 +236,7 @@ def test_extension_registers_the_names_copier_yml_uses() -> None:
         "'a/b' is namespace": "False",
         "'a' is repository_name": "True",
         "'p:1' is image_reference": "True",
+        "'https://x' is http_url": "True",
     }
     for expression, value in expected.items():
         assert env.from_string(f"{{{{ {expression} }}}}").render() == value, expression

@@ -24,28 +24,46 @@ from harness.variants import ROOT
 sys.path.insert(0, str(ROOT / "migrations"))
 from rename_answers import parse_release, rename_answers  # noqa: E402  (a script, not a package)
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "Update Tests", "GIT_AUTHOR_EMAIL": "update-tests@example.invalid",
-           "GIT_COMMITTER_NAME": "Update Tests", "GIT_COMMITTER_EMAIL": "update-tests@example.invalid"}
-TEMPLATE_PARTS = ["copier.yml", "template", "migrations", "extensions"]  # what a copy of the template repo needs
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Update Tests",
+    "GIT_AUTHOR_EMAIL": "update-tests@example.invalid",
+    "GIT_COMMITTER_NAME": "Update Tests",
+    "GIT_COMMITTER_EMAIL": "update-tests@example.invalid",
+}
+# what a copy of the template repo needs
+TEMPLATE_PARTS = ["copier.yml", "template", "migrations", "extensions"]
+COPIER_OPTIONS = {"defaults": True, "unsafe": True, "quiet": True}
+COMMIT_LINE = re.compile(r"^_commit: .*\n", flags=re.MULTILINE)
 FIX = "Fixed in v0.2.0."
 VARIANTS = [
     {"base_image": "debian:trixie-slim", "port": "18080", "registry": "ghcr.io"},
     {"base_image": "gcr.io/distroless/python3-debian12", "registry": "none"},
-    {"registry": "custom", "registry_host": "registry.example.com:5000", "registry_namespace": "team/apis", "port": "65535"},
+    {
+        "registry": "custom",
+        "registry_host": "registry.example.com:5000",
+        "registry_namespace": "team/apis",
+        "port": "65535",
+    },
 ]
 
 
 def git(cwd: Path, *args: str) -> str:
     # identity and signing from here, so a fresh CI machine's empty git config is enough
-    out = subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args], cwd=cwd,
-                         env={**os.environ, **GIT_ENV}, capture_output=True, text=True)
+    out = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, f"git {' '.join(args)}: {out.stderr}"
     return out.stdout
 
 
 def copy_template_tree(dest: Path) -> None:
     """The template as it is in the working tree, uncommitted files included."""
-    listed = git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *TEMPLATE_PARTS)
+    tracked_and_new = ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--"]
+    listed = git(ROOT, *tracked_and_new, *TEMPLATE_PARTS)
     for name in filter(None, listed.split("\0")):
         source = ROOT / name
         if source.is_file():
@@ -70,11 +88,21 @@ def edit_line(path: Path, is_the_line: Callable[[str], bool], change: Callable[[
 
 def fix_the_template(repo: Path) -> None:
     """Stands for a release's fixes: one changed line in the Dockerfile, the app and the README."""
-    edit_line(repo / "template/Dockerfile.jinja", lambda line: line.startswith("# "), lambda line: f"{line} {FIX}")
-    edit_line(repo / "template/app/main.py", lambda line: line.startswith('"""'),
-              lambda line: line.replace('"""', f'"""{FIX} ', 1))
-    edit_line(repo / "template/README.md.jinja", lambda line: line.startswith("The OpenAPI documentation"),
-              lambda line: f"{line} {FIX}")
+    edit_line(
+        repo / "template/Dockerfile.jinja",
+        lambda line: line.startswith("# "),
+        lambda line: f"{line} {FIX}",
+    )
+    edit_line(
+        repo / "template/app/main.py",
+        lambda line: line.startswith('"""'),
+        lambda line: line.replace('"""', f'"""{FIX} ', 1),
+    )
+    edit_line(
+        repo / "template/README.md.jinja",
+        lambda line: line.startswith("The OpenAPI documentation"),
+        lambda line: f"{line} {FIX}",
+    )
 
 
 def name_budget_the_old_way(repo: Path) -> None:
@@ -89,7 +117,11 @@ def declare_the_rename(repo: Path) -> None:
         table.write("0.2.0 size_budget_mb image_size_budget_mb\n")
 
 
-def make_history(repo: Path, old_release: Callable[[Path], None], new_release: Callable[[Path], None]) -> Path:
+def make_history(
+    repo: Path,
+    old_release: Callable[[Path], None],
+    new_release: Callable[[Path], None],
+) -> Path:
     repo.mkdir(parents=True, exist_ok=True)
     git(repo, "init", "--quiet")
     copy_template_tree(repo)
@@ -104,21 +136,34 @@ def make_history(repo: Path, old_release: Callable[[Path], None], new_release: C
 @pytest.fixture(scope="module")
 def fixed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v0.1.0 is the working tree; v0.2.0 adds fix_the_template."""
-    return make_history(tmp_path_factory.mktemp("fixed-template"), lambda repo: None, fix_the_template)
+    return make_history(
+        tmp_path_factory.mktemp("fixed-template"),
+        lambda repo: None,
+        fix_the_template,
+    )
 
 
 @pytest.fixture(scope="module")
 def renamed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v0.1.0 names the size budget question the old way; v0.2.0 renames it, with its table line."""
-    return make_history(tmp_path_factory.mktemp("renamed-template"), name_budget_the_old_way, declare_the_rename)
+    return make_history(
+        tmp_path_factory.mktemp("renamed-template"),
+        name_budget_the_old_way,
+        declare_the_rename,
+    )
 
 
 def render(template: Path, dest: Path, answers: dict, vcs_ref: str | None) -> Path:
-    copier.run_copy(str(template), dest, data=answers, defaults=True, vcs_ref=vcs_ref, unsafe=True, quiet=True)
+    copier.run_copy(str(template), dest, data=answers, vcs_ref=vcs_ref, **COPIER_OPTIONS)
     return dest
 
 
-def render_and_commit(template: Path, dest: Path, answers: dict, vcs_ref: str | None = "v0.1.0") -> Path:
+def render_and_commit(
+    template: Path,
+    dest: Path,
+    answers: dict,
+    vcs_ref: str | None = "v0.1.0",
+) -> Path:
     render(template, dest, answers, vcs_ref)
     git(dest, "init", "--quiet")
     git(dest, "add", "--all")
@@ -132,20 +177,27 @@ def commit_all(project: Path, message: str) -> None:
 
 
 def update(project: Path, vcs_ref: str | None = None) -> None:
-    copier.run_update(project, vcs_ref=vcs_ref, defaults=True, overwrite=True, unsafe=True, quiet=True)
+    copier.run_update(project, vcs_ref=vcs_ref, overwrite=True, **COPIER_OPTIONS)
 
 
 def read_tree(project: Path) -> dict[str, str]:
     """Every file but .git, with the answers file's `_commit` left out."""
-    files = {str(p.relative_to(project)): p.read_text(errors="replace") for p in sorted(project.rglob("*"))
-             if p.is_file() and ".git" not in p.relative_to(project).parts}
-    files[".copier-answers.yml"] = re.sub(r"^_commit: .*\n", "", files[".copier-answers.yml"], flags=re.MULTILINE)
+    files = {
+        str(p.relative_to(project)): p.read_text(errors="replace")
+        for p in sorted(project.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(project).parts
+    }
+    files[".copier-answers.yml"] = COMMIT_LINE.sub("", files[".copier-answers.yml"])
     return files
 
 
 def check_leftovers(project: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "scripts/check_update_leftovers.py"], cwd=project,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "scripts/check_update_leftovers.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
 
 
 def answers_of(project: Path) -> dict:
@@ -154,8 +206,17 @@ def answers_of(project: Path) -> dict:
 
 # ------------------------------------------------------------------- the five cases
 
-@pytest.mark.parametrize("answers", VARIANTS, ids=["debian-ghcr", "distroless-none", "custom-registry"])
-def test_update_equals_a_fresh_render_of_the_new_release(tmp_path: Path, fixed_template: Path, answers: dict) -> None:
+
+@pytest.mark.parametrize(
+    "answers",
+    VARIANTS,
+    ids=["debian-ghcr", "distroless-none", "custom-registry"],
+)
+def test_update_equals_a_fresh_render_of_the_new_release(
+    tmp_path: Path,
+    fixed_template: Path,
+    answers: dict,
+) -> None:
     project = render_and_commit(fixed_template, tmp_path / "project", answers)
     update(project)  # no vcs_ref: the newest release tag
     assert answers_of(project)["_commit"] == "v0.2.0"
@@ -169,13 +230,21 @@ def make_user_edits(project: Path) -> None:
     (project / "app/reminders.py").write_text(
         '"""Reminders: the team\'s own endpoint."""\n\nfrom fastapi import APIRouter\n\n'
         'router = APIRouter()\n\n\n@router.get("/reminders")\ndef list_reminders() -> list[str]:\n'
-        '    return ["water the plants"]\n')
+        '    return ["water the plants"]\n'
+    )
     main = project / "app/main.py"
-    main.write_text(main.read_text().replace("from app import health, tasks", "from app import health, reminders, tasks")
-                    .replace("    app.include_router(tasks.router)\n",
-                             "    app.include_router(tasks.router)\n    app.include_router(reminders.router)\n"))
+    main.write_text(
+        main.read_text()
+        .replace("from app import health, tasks", "from app import health, reminders, tasks")
+        .replace(
+            "    app.include_router(tasks.router)\n",
+            "    app.include_router(tasks.router)\n    app.include_router(reminders.router)\n",
+        )
+    )
     readme = project / "README.md"
-    readme.write_text(readme.read_text().replace("## Build\n", "## On call\n\nPage #team-apis.\n\n## Build\n", 1))
+    readme.write_text(
+        readme.read_text().replace("## Build\n", "## On call\n\nPage #team-apis.\n\n## Build\n", 1),
+    )
     dockerfile = project / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + 'LABEL com.example.team="apis"\n')
 
@@ -198,7 +267,10 @@ def test_update_keeps_user_edits_and_brings_fixes(tmp_path: Path, fixed_template
     assert check_leftovers(project).returncode == 0
 
 
-def test_untagged_template_updates_from_commit_to_commit(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_untagged_template_updates_from_commit_to_commit(
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     """No tag anywhere: the copy records a commit, and the update goes from it to HEAD."""
     template = tmp_path / "template"
     template.mkdir()
@@ -221,15 +293,20 @@ def test_untagged_template_updates_from_commit_to_commit(tmp_path: Path, capfd: 
 
     answers = answers_of(project)
     assert answers["_commit"] == newer
-    assert {key: answers[key] for key in VARIANTS[0]} == VARIANTS[0], "the update lost the user's answers"
+    kept = {key: answers[key] for key in VARIANTS[0]}
+    assert kept == VARIANTS[0], "the update lost the user's answers"
     expected = render(template, tmp_path / "expected", VARIANTS[0], newer)
     make_user_edits(expected)
     assert read_tree(project) == read_tree(expected)
-    assert all(FIX in (project / name).read_text() for name in ("Dockerfile", "app/main.py", "README.md"))
+    for name in ("Dockerfile", "app/main.py", "README.md"):
+        assert FIX in (project / name).read_text(), f"the template's change did not reach {name}"
     assert find_conflicts(project) == [] and check_leftovers(project).returncode == 0
 
 
-def test_conflicting_edit_is_reported_and_blocks_until_resolved(tmp_path: Path, fixed_template: Path) -> None:
+def test_conflicting_edit_is_reported_and_blocks_until_resolved(
+    tmp_path: Path,
+    fixed_template: Path,
+) -> None:
     project = render_and_commit(fixed_template, tmp_path / "project", VARIANTS[1])
     ours = "# Our API image: ask #team-apis before changing it."
     edit_line(project / "Dockerfile", lambda line: line.startswith("# "), lambda line: ours)
@@ -238,13 +315,21 @@ def test_conflicting_edit_is_reported_and_blocks_until_resolved(tmp_path: Path, 
     preview = preview_update(project)  # first the dry run: it sees the conflict, changes nothing
     assert (preview.from_version, preview.to_version) == ("v0.1.0", "v0.2.0")
     assert preview.conflicts == ["Dockerfile"]
-    assert {"M Dockerfile", "M app/main.py", "M README.md", "M .copier-answers.yml"} <= set(preview.changed_files)
+    assert {"M Dockerfile", "M app/main.py", "M README.md", "M .copier-answers.yml"} <= set(
+        preview.changed_files,
+    )
     assert FIX in preview.diff
-    assert git(project, "status", "--porcelain") == "" and answers_of(project)["_commit"] == "v0.1.0"
+    assert git(project, "status", "--porcelain") == ""
+    assert answers_of(project)["_commit"] == "v0.1.0"
 
     # copier exits 0 even so: its report is the file left unmerged in git's index
-    done = subprocess.run([sys.executable, "-m", "copier", "update", "--trust", "--defaults"], cwd=project,
-                          capture_output=True, text=True, env={**os.environ, **GIT_ENV})
+    done = subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+    )
     assert done.returncode == 0, done.stderr
     assert "UU Dockerfile" in git(project, "status", "--porcelain").splitlines()
     text = (project / "Dockerfile").read_text()
@@ -253,7 +338,12 @@ def test_conflicting_edit_is_reported_and_blocks_until_resolved(tmp_path: Path, 
     assert failed.returncode == 1 and "Dockerfile:1: conflict marker <<<<<<<" in failed.stdout
 
     # resolve by taking the template's line; the check passes and the commit goes through
-    resolved = re.sub(r"<<<<<<< before updating\n.*?=======\n(.*?)>>>>>>> after updating\n", r"\1", text, flags=re.DOTALL)
+    resolved = re.sub(
+        r"<<<<<<< before updating\n.*?=======\n(.*?)>>>>>>> after updating\n",
+        r"\1",
+        text,
+        flags=re.DOTALL,
+    )
     (project / "Dockerfile").write_text(resolved)
     assert check_leftovers(project).returncode == 0
     commit_all(project, "update to v0.2.0")
@@ -265,8 +355,13 @@ def test_renamed_question_keeps_the_old_answer(tmp_path: Path, renamed_template:
     assert answers_of(project)["size_budget_mb"] == "345"
 
     # migrations are code from the template: without --trust Copier stops with exit code 4
-    untrusted = subprocess.run([sys.executable, "-m", "copier", "update", "--defaults"], cwd=project,
-                               capture_output=True, text=True, env={**os.environ, **GIT_ENV})
+    untrusted = subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--defaults"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+    )
     assert untrusted.returncode == 4 and "migrations" in untrusted.stderr, untrusted.stderr
     assert git(project, "status", "--porcelain") == ""
 
@@ -293,10 +388,15 @@ def test_dirty_project_is_refused_and_left_as_it_was(tmp_path: Path, fixed_templ
 
 # --------------------------------------------------------- the parts, on their own
 
+
 def test_rename_table_applies_only_to_older_projects() -> None:
     answers = "_commit: v0.1.0\nsize_mb: '345'\nport: '8000'\n"
-    renames = [(parse_release("0.2.0"), "size_mb", "budget_mb"), (parse_release("0.3.0"), "budget_mb", "image_budget_mb")]
-    assert rename_answers(answers, renames, parse_release("0.1.0"))[0] == "_commit: v0.1.0\nimage_budget_mb: '345'\nport: '8000'\n"
+    renames = [
+        (parse_release("0.2.0"), "size_mb", "budget_mb"),
+        (parse_release("0.3.0"), "budget_mb", "image_budget_mb"),
+    ]
+    renamed = "_commit: v0.1.0\nimage_budget_mb: '345'\nport: '8000'\n"
+    assert rename_answers(answers, renames, parse_release("0.1.0"))[0] == renamed
     assert rename_answers(answers, renames, parse_release("0.2.0.post3.dev0+g1a2b3c"))[0] == answers
     assert parse_release("v1.12.3") == (1, 12, 3) and parse_release("main") is None
 
@@ -304,7 +404,9 @@ def test_rename_table_applies_only_to_older_projects() -> None:
 def test_leftover_check_tells_markdown_from_conflicts(tmp_path: Path) -> None:
     render(ROOT, tmp_path / "project", {}, "HEAD")
     project = tmp_path / "project"
-    (project / "NOTES.md").write_text("Title\n=======\n\ntext\n")  # a setext heading, not a conflict
+    (project / "NOTES.md").write_text(
+        "Title\n=======\n\ntext\n",
+    )  # a setext heading, not a conflict
     assert check_leftovers(project).returncode == 0, check_leftovers(project).stdout
     (project / "app/config.py.rej").write_text("@@ -1 +1 @@\n")
     failed = check_leftovers(project)
