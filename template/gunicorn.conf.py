@@ -7,8 +7,7 @@ from pathlib import Path
 
 from uvicorn_worker import UvicornWorker
 
-from app.config import get_settings
-from app.logging_config import build_logging_config
+from app.config import LOG_FORMAT, get_settings
 
 # The pool is DB_POOL_SIZE + DB_MAX_OVERFLOW connections per worker; four workers keep one
 # replica well inside PostgreSQL's default max_connections of 100
@@ -55,4 +54,24 @@ loglevel = settings.log_level
 accesslog = "-"
 # A runtime control socket nobody uses in a container; it would need a writable home too
 control_socket_disable = True
-logconfig_dict = build_logging_config(settings.log_level)
+# One format for gunicorn, uvicorn, the app and Alembic; the access log alone goes to stdout
+_stream = {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}
+_alone = {"handlers": ["stderr"], "propagate": False}
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"line": {"format": LOG_FORMAT}, "bare": {"format": "%(message)s"}},
+    "handlers": {
+        "stderr": _stream,
+        "access": {**_stream, "formatter": "bare", "stream": "ext://sys.stdout"},
+    },
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {**_alone, "level": settings.log_level.upper()},
+        "gunicorn.access": {**_alone, "handlers": ["access"], "level": "INFO"},
+        "app": {"level": settings.log_level.upper()},
+        # Alembic's start-up chatter stays quiet; its "Running upgrade" lines are worth keeping
+        "alembic": {"level": "WARNING"},
+        "alembic.runtime.migration": {"level": "INFO"},
+    },
+}

@@ -1,8 +1,5 @@
-"""Command line: `python -m app [serve|migrate]` (serve is the default).
-
-`serve` checks the configuration first, so a mistake ends in one line on stderr rather than
-a traceback, then runs gunicorn in this process with gunicorn.conf.py.
-"""
+"""`python -m app [serve|migrate]`: check the settings first, so a mistake ends in one line
+on stderr instead of a traceback; then serve (gunicorn, with gunicorn.conf.py) or migrate."""
 
 import errno
 import logging
@@ -12,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from app.config import Settings, SettingsError, load_settings
+from app.config import LOG_FORMAT, Settings, SettingsError, load_settings
 
 USAGE = "usage: python -m app [serve|migrate]"
 GUNICORN_CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
@@ -65,10 +62,9 @@ def migrate(settings: Settings) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from app.database import describe_db_error
-    from app.logging_config import configure_logging
     from app.migrate import run_migrations
 
-    configure_logging(settings.log_level)
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     logger = logging.getLogger("app.migrations")
     logger.info("applying migrations to %s", settings.safe_database_url)
     try:

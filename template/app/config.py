@@ -15,11 +15,10 @@ PG_DRIVER_SCHEME = "postgresql+psycopg"
 _PG_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
 
+# gunicorn's own line format plus the logger's name: every log line of the app looks alike
+LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 DATABASE_URL_EXAMPLE = "postgresql://user:pass@host:5432/db"
-MISSING_DATABASE_URL = (
-    "DATABASE_URL is not set: pass it at run time, "
-    f"e.g. docker run -e DATABASE_URL={DATABASE_URL_EXAMPLE} ..."
-)
+EXAMPLE_ENV = f"DATABASE_URL={DATABASE_URL_EXAMPLE}"
 
 
 class SettingsError(Exception):
@@ -29,6 +28,8 @@ class SettingsError(Exception):
 def normalise_database_url(raw: str) -> str:
     """Return a SQLAlchemy URL using psycopg 3; keep everything after the scheme as given."""
     value = raw.strip()
+    if not value:
+        raise ValueError(f"is not set: pass it at run time, e.g. docker run -e {EXAMPLE_ENV} ...")
     scheme, sep, rest = value.partition("://")
     if not sep:
         raise ValueError(f"is not a URL; expected e.g. {DATABASE_URL_EXAMPLE}")
@@ -53,13 +54,11 @@ def normalise_database_url(raw: str) -> str:
 
 
 def redact_url(url: str | URL) -> str:
-    """Render a database URL with any password replaced by ***, safe for logs and responses."""
+    """A database URL with any password replaced by ***, safe for logs and responses."""
     try:
-        parsed = make_url(url)
-    except (ValueError, TypeError):
-        # Unparseable: blank out whatever sits between user: and @ as best we can
+        rendered = make_url(url).render_as_string(hide_password=True)
+    except (ValueError, TypeError):  # unparseable: blank out what sits between user: and @
         return re.sub(r"(://[^:/@]*):[^/]*@", r"\1:***@", str(url))
-    rendered = parsed.render_as_string(hide_password=True)
     # libpq also accepts the password as a query parameter
     return re.sub(r"([?&]password=)[^&]*", r"\1***", rendered, flags=re.IGNORECASE)
 
@@ -70,7 +69,8 @@ class Settings(BaseSettings):
     # Empty variables count as unset, so `-e PORT=` falls back to the default
     model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
-    database_url: str
+    # A default (validated) rather than a required field, so "not set" gets our own sentence
+    database_url: str = Field("", validate_default=True)
     host: str = "0.0.0.0"  # noqa: S104 - a container must listen on all interfaces to be reachable
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -78,10 +78,8 @@ class Settings(BaseSettings):
     # Unset: one worker per CPU the container may use (see gunicorn.conf.py)
     web_concurrency: int | None = Field(None, ge=1)
     forwarded_allow_ips: str = "127.0.0.1"
-    # Per worker, opened as needed and then kept. Sync endpoints run on up to 40 threads, so
-    # a small pool makes requests queue for a connection; overflow connections are closed
-    # on return, and reopening them under load (a server process and a password exchange
-    # each) cut throughput by a third and raised p99 latency 2.5x in docs/benchmarks.md
+    # Per worker, kept open for up to 40 request threads: reopening overflow connections under
+    # load cut throughput by a third and raised p99 latency 2.5x (docs/benchmarks.md)
     db_pool_size: int = Field(20, ge=1)
     db_max_overflow: int = Field(0, ge=0)
     db_connect_timeout: int = Field(5, ge=1)
@@ -108,28 +106,23 @@ class Settings(BaseSettings):
 def _describe(error: dict[str, Any]) -> str:
     """Turn one pydantic error into a sentence naming the environment variable."""
     field = str(error["loc"][0]) if error["loc"] else "settings"
-    name = field.upper()
-    if field == "database_url":
-        if error["type"] == "missing":
-            return MISSING_DATABASE_URL
-        # Never echo the URL itself: it may hold a password
+    if field == "database_url":  # never echo the URL itself: it may hold a password
         return f"DATABASE_URL {str(error['msg']).removeprefix('Value error, ')}"
     if field == "port":
         return f"PORT must be a number from 1 to 65535, got {error['input']!r}"
     if field == "log_level":
         return f"LOG_LEVEL must be one of debug, info, warning, error, got {error['input']!r}"
-    return f"{name} is invalid ({error['msg']}), got {error['input']!r}"
+    return f"{field.upper()} is invalid ({error['msg']}), got {error['input']!r}"
 
 
 def load_settings() -> Settings:
     """Read settings from the environment, raising SettingsError with one clear line."""
     try:
-        return Settings()  # type: ignore[call-arg]  # values come from the environment
+        return Settings()
     except ValidationError as exc:
         raise SettingsError("; ".join(_describe(e) for e in exc.errors())) from None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Settings for this process, read once."""
     return load_settings()

@@ -22,43 +22,31 @@ from app.tasks import MAX_BODY_BYTES
 
 logger = logging.getLogger("app.errors")
 
-_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
-
 
 def _is_missing_table(exc: SQLAlchemyError) -> bool:
     # 42P01 is PostgreSQL's undefined_table; SQLite only says so in the message
     original = getattr(exc, "orig", None)
-    if getattr(original, "sqlstate", None) == "42P01":
-        return True
-    return "no such table" in str(original or "")
+    return getattr(original, "sqlstate", None) == "42P01" or "no such table" in str(original)
 
 
 def _unavailable(detail: str) -> JSONResponse:
-    return JSONResponse(
-        {"detail": detail},
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": "5"},
-    )
+    return JSONResponse({"detail": detail}, 503, headers={"Retry-After": "5"})
 
 
-async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+async def database_error_handler(request: Request, exc: SQLAlchemyError) -> JSONResponse:
     """Map SQLAlchemy errors: schema missing or database down -> 503, anything else -> 500."""
-    if not isinstance(exc, SQLAlchemyError):  # registered for SQLAlchemyError only
-        raise exc
     where = f"{request.method} {request.url.path}"
     if _is_missing_table(exc):
         forget_schema(request.app)
         logger.warning("%s: %s", where, SCHEMA_NOT_READY)
         return _unavailable(SCHEMA_NOT_READY)
     invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
-    if isinstance(exc, _UNAVAILABLE) or invalidated:
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError) or invalidated:
         logger.warning("%s: database unavailable: %s", where, describe_db_error(exc))
         # Internal host names stay in the log; clients only learn it is temporary
         return _unavailable("database unavailable, try again shortly")
     logger.error("%s: unexpected database error", where, exc_info=exc)
-    return JSONResponse(
-        {"detail": "internal server error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR
-    )
+    return JSONResponse({"detail": "internal server error"}, 500)
 
 
 def _utf8_safe(value: Any) -> Any:
@@ -75,14 +63,9 @@ def _utf8_safe(value: Any) -> Any:
     return value
 
 
-async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     """FastAPI's usual 422 body, made safe for any input the client sent."""
-    if not isinstance(exc, RequestValidationError):  # registered for validation errors only
-        raise exc
-    return JSONResponse(
-        {"detail": _utf8_safe(jsonable_encoder(exc.errors()))},
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-    )
+    return JSONResponse({"detail": _utf8_safe(jsonable_encoder(exc.errors()))}, 422)
 
 
 _HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -99,10 +82,8 @@ def _documented_methods(request: Request) -> list[str] | None:
     return None
 
 
-async def method_not_allowed_handler(request: Request, exc: Exception) -> Response:
+async def method_not_allowed_handler(request: Request, exc: StarletteHTTPException) -> Response:
     """405 with an Allow header that lists every method the path supports."""
-    if not isinstance(exc, StarletteHTTPException):  # registered for 405 only
-        raise exc
     headers = dict(exc.headers or {})
     allowed = _documented_methods(request)
     if allowed is not None:  # routes left out of the schema keep Starlette's own answer
@@ -126,19 +107,15 @@ def _body_problem(cause: BaseException | None) -> str:
     return "request body could not be parsed as JSON"
 
 
-async def bad_request_handler(request: Request, exc: Exception) -> Response:
+async def bad_request_handler(request: Request, exc: StarletteHTTPException) -> Response:
     """400 with a reason a client can act on instead of FastAPI's generic parse message."""
-    if not isinstance(exc, StarletteHTTPException):  # registered for 400 only
-        raise exc
     if exc.detail == _BODY_PARSE_ERROR:
         exc = StarletteHTTPException(400, _body_problem(exc.__cause__), headers=exc.headers)
     return await http_exception_handler(request, exc)
 
 
-async def too_large_handler(request: Request, exc: Exception) -> Response:
+async def too_large_handler(request: Request, exc: StarletteHTTPException) -> Response:
     """FastAPI's own body limit (the /tasks router's max_body_size), in a sentence."""
-    if not isinstance(exc, StarletteHTTPException):  # registered for 413 only
-        raise exc
     return _too_large()
 
 
@@ -162,9 +139,10 @@ class DeclaredTooLarge:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.add_exception_handler(status.HTTP_400_BAD_REQUEST, bad_request_handler)
-    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, method_not_allowed_handler)
-    app.add_exception_handler(status.HTTP_413_CONTENT_TOO_LARGE, too_large_handler)
-    app.add_exception_handler(SQLAlchemyError, database_error_handler)
+    # Through the decorator, which takes each handler with its own exception type
+    app.exception_handler(RequestValidationError)(validation_error_handler)
+    app.exception_handler(status.HTTP_400_BAD_REQUEST)(bad_request_handler)
+    app.exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED)(method_not_allowed_handler)
+    app.exception_handler(status.HTTP_413_CONTENT_TOO_LARGE)(too_large_handler)
+    app.exception_handler(SQLAlchemyError)(database_error_handler)
     app.add_middleware(DeclaredTooLarge)

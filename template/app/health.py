@@ -1,6 +1,6 @@
 """GET /health: is the database answering and the schema migrated?"""
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,13 +13,6 @@ from app.responses import Healthy, Unhealthy
 router = APIRouter(tags=["health"])
 
 
-def _unhealthy(reason: str) -> JSONResponse:
-    return JSONResponse(
-        {"status": "unhealthy", "service": SERVICE_NAME, "reason": reason},
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-    )
-
-
 @router.get(
     "/health",
     response_model=Healthy,
@@ -30,9 +23,9 @@ def health(request: Request) -> JSONResponse:
     try:
         with get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
-            ready = schema_ready(request.app, connection)
+            reason = None if schema_ready(request.app, connection) else SCHEMA_NOT_READY
     except SQLAlchemyError as exc:
-        return _unhealthy(f"database unreachable: {describe_db_error(exc)}")
-    if not ready:
-        return _unhealthy(SCHEMA_NOT_READY)
-    return JSONResponse({"status": "healthy", "service": SERVICE_NAME})
+        reason = f"database unreachable: {describe_db_error(exc)}"
+    if reason is None:
+        return JSONResponse({"status": "healthy", "service": SERVICE_NAME})
+    return JSONResponse({"status": "unhealthy", "service": SERVICE_NAME, "reason": reason}, 503)

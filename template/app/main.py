@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from app import health, tasks
 from app._defaults import SERVICE_NAME
 from app.config import get_settings
-from app.database import reset_engine
+from app.database import get_engine, reset_engine
 from app.errors import install_error_handlers
-from app.migrate import StartupMigrator
+from app.migrate import migrate_in_background
 
 logger = logging.getLogger("app")
 
@@ -19,18 +19,16 @@ logger = logging.getLogger("app")
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    app.state.schema_ready = False
     logger.info("%s starting; database %s", SERVICE_NAME, settings.safe_database_url)
+    get_engine()  # now, so request threads never race to create it
     # Each gunicorn worker migrates in its own lifespan, not the arbiter before the fork: a
     # thread does not survive a fork, and the advisory lock lets workers and replicas race
-    migrator = StartupMigrator(app, settings) if settings.run_migrations else None
-    if migrator is not None:
-        migrator.start()
+    stop_migrating = migrate_in_background(app, settings) if settings.run_migrations else None
     try:
         yield
     finally:
-        if migrator is not None:
-            migrator.stop()
+        if stop_migrating is not None:
+            stop_migrating.set()
         # Close pooled connections so the database sees a clean disconnect
         reset_engine()
         logger.info("%s stopped", SERVICE_NAME)

@@ -4,17 +4,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    GetJsonSchemaHandler,
-    StringConstraints,
-    field_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
 from pydantic import Field as PydanticField
-from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
-from pydantic_core import CoreSchema
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Column, DateTime, Enum, String
 from sqlmodel import Field, SQLModel
 
@@ -32,34 +24,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Task(SQLModel, table=True):
-    """A row in the `task` table; the schema itself is owned by the Alembic migrations."""
+def timestamp_column() -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=False)
 
-    __tablename__ = "task"
+
+STATUS_TYPE = Enum(
+    TaskStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+)
+
+
+class Task(SQLModel, table=True):
+    """A row in the `task` table (SQLModel's name for it); Alembic migrations own the schema."""
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(sa_column=Column(String(TITLE_MAX), nullable=False))
     description: str | None = Field(default=None, sa_column=Column(String(DESCRIPTION_MAX)))
     # Stored as VARCHAR + CHECK (not a native enum) so new states need no type migration
     status: TaskStatus = Field(
-        default=TaskStatus.pending,
-        sa_column=Column(
-            Enum(
-                TaskStatus,
-                native_enum=False,
-                length=20,
-                values_callable=lambda enum: [member.value for member in enum],
-            ),
-            nullable=False,
-            index=True,
-        ),
+        default=TaskStatus.pending, sa_column=Column(STATUS_TYPE, nullable=False, index=True)
     )
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
 # Exactly the characters str.isspace() matches, spelled out so the OpenAPI pattern and the
@@ -72,20 +57,6 @@ _WS_CLASS = r"\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u2
 # No NUL anywhere; the title also needs one character that is neither NUL nor whitespace
 NO_NUL_PATTERN = r"^[^\x00]*$"
 TITLE_PATTERN = rf"^[^\x00]*[^\x00{_WS_CLASS}][^\x00]*$"
-
-
-class JsonSchemaPattern:
-    """Annotation that publishes a regex in the OpenAPI schema; validators below enforce it."""
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-
-    def __get_pydantic_json_schema__(
-        self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        json_schema = handler(schema)
-        json_schema["pattern"] = self.pattern
-        return json_schema
 
 
 def _storable_text(value: str) -> str:
@@ -115,14 +86,15 @@ def _omit_default(schema: dict[str, Any]) -> None:
 Title = Annotated[
     str,
     StringConstraints(min_length=1, max_length=TITLE_MAX),
-    JsonSchemaPattern(TITLE_PATTERN),
+    # Published in the OpenAPI schema; the validators below enforce it
+    PydanticField(json_schema_extra={"pattern": TITLE_PATTERN}),
     AfterValidator(_storable_text),
     AfterValidator(_strip_not_blank),
 ]
 Description = Annotated[
     str,
     StringConstraints(max_length=DESCRIPTION_MAX),
-    JsonSchemaPattern(NO_NUL_PATTERN),
+    PydanticField(json_schema_extra={"pattern": NO_NUL_PATTERN}),
     AfterValidator(_storable_text),
 ]
 

@@ -62,10 +62,11 @@ def migrated_app(database_url: str) -> Iterator[Any]:
     # Migrated synchronously here, so the start-up thread is not needed
     patcher.setenv("RUN_MIGRATIONS", "false")
     _reset_app_caches()
+    from app.config import get_settings
     from app.main import create_app
     from app.migrate import run_migrations
 
-    run_migrations()
+    run_migrations(get_settings())
     yield create_app()
     patcher.undo()
     _reset_app_caches()
