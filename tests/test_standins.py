@@ -1,0 +1,87 @@
+"""The stand-in base recipes of harness/standins/: readable headers, a hash that follows every
+change, shellcheck-clean scripts (fast tier); built, labelled and checked images (container)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import base_images
+from harness.base_images import (
+    LABEL_FOR,
+    LABEL_RECIPE,
+    OFFICIAL_BASES,
+    RECIPE_DIR,
+    RECIPES,
+    SKIP_REASONS,
+    image_labels,
+    read_recipe,
+    recipe_hash,
+    resolve_base,
+)
+from harness.linters import find_tool
+
+
+def test_every_official_base_has_a_recipe_or_a_reason() -> None:
+    assert set(RECIPES) | set(SKIP_REASONS) == set(OFFICIAL_BASES)
+    assert not set(RECIPES) & set(SKIP_REASONS)
+
+
+def test_recipe_headers_say_what_they_promise() -> None:
+    distroless = RECIPES["gcr.io/distroless/python3-debian12"]
+    assert (distroless.shell, distroless.python) == (False, "3.11")
+    assert 'ENTRYPOINT ["/usr/bin/python3.11"]' in distroless.changes
+    # the continuation line of its `faithful:` is part of the note
+    assert distroless.faithful.endswith("without its exact file list")
+    python = RECIPES["python:3.13-slim-trixie"]
+    assert (python.shell, python.python) == (True, "3.13")
+    assert python.image == "task-api-standin/python:3.13-slim-trixie"
+    assert RECIPES["debian:bookworm-slim"].python is None
+    assert len({recipe.image for recipe in RECIPES.values()}) == len(RECIPES)
+
+
+def test_recipe_hash_follows_the_script_and_the_arch(tmp_path: Path) -> None:
+    script = tmp_path / "debian-trixie-slim.sh"
+    shutil.copy(RECIPES["debian:trixie-slim"].script, script)
+    recipe = read_recipe(script)
+    before = recipe_hash(recipe)
+    assert recipe_hash(recipe, arch="arm64") != before
+    script.write_text(script.read_text() + "# one more line\n")
+    assert recipe_hash(recipe) != before
+
+
+def test_hash_follows_shared_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe = RECIPES["debian:trixie-slim"]
+    before = recipe_hash(recipe)
+    shared = tmp_path / "common.sh"
+    shared.write_text(base_images.SHARED_STEPS.read_text() + "# one more line\n")
+    monkeypatch.setattr(base_images, "SHARED_STEPS", shared)
+    assert recipe_hash(recipe) != before
+
+
+def test_recipes_are_shellcheck_clean() -> None:
+    scripts = sorted(str(path) for path in RECIPE_DIR.glob("*.sh"))
+    argv = [find_tool("shellcheck"), "-x", *scripts]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.container
+def test_standins_are_built_labelled_and_reused() -> None:
+    from harness.engine import ensure_engine
+
+    engine = ensure_engine()
+    for ref, recipe in RECIPES.items():
+        base = resolve_base(engine, ref)
+        if base.kind == "real":
+            continue
+        assert (base.kind, base.image) == ("stand-in", recipe.image)
+        labels = image_labels(engine, recipe.image) or {}
+        assert labels[LABEL_FOR] == ref
+        assert labels[LABEL_RECIPE] == recipe_hash(recipe)
+    alpine = resolve_base(engine, "python:3.13-alpine3.22")
+    assert alpine.kind == "skipped"
+    assert "no apk repository" in alpine.reason
