@@ -24,6 +24,7 @@ from harness.api_checks import crud_round_trip
 from harness.container import ContainerError, request
 from harness.net import free_port
 from harness.outcome import CheckFailed, Figures, expect
+from harness.stops import stops_during_startup
 from harness.wrk import WrkError, run_crud_mix, seed_tasks
 
 if TYPE_CHECKING:
@@ -246,4 +247,5 @@ RELIABILITY: dict[str, Callable[[Subject], Figures]] = {
     "hostile-input": hostile_input,
     "load": load,
     "bad-configuration": bad_configuration,
+    "stops-during-startup": stops_during_startup,
 }

@@ -77,7 +77,7 @@ def test_dockerfile_avoids_the_chapters_defects(project: Path) -> None:
     assert "site-packages" not in code and "COPY --from=builder /usr/local" not in code
     assert re.search(rf"^USER {answers['app_uid']}:0$", code, re.MULTILINE), "USER must be the numeric UID"
     assert re.search(r'^HEALTHCHECK .*\n\s+CMD \["/opt/venv/bin/python", "-m", "app.healthcheck"\]', code, re.MULTILINE)
-    assert 'ENTRYPOINT ["/opt/venv/bin/python", "-m", "app"]' in code, "exec-form start command"
+    assert 'ENTRYPOINT ["/usr/bin/tini", "--", "/opt/venv/bin/python", "-m", "app"]' in code, "exec form, tini as PID 1"
     assert f"PORT={answers['port']}" in code and f"EXPOSE {answers['port']}" in code
     assert "DATABASE_URL" not in code, "DATABASE_URL belongs to run time only"
     assert "--mount=type=secret,id=ca" in code and "--mount=type=cache" in code
