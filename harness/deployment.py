@@ -14,11 +14,10 @@ from typing import Any
 import yaml
 
 from harness import linters
+from harness.deployment_workflow import WORKFLOW, workflow_disagreements
 
-WORKFLOW = ".github/workflows/ci.yml"
 COMPOSE = "compose.yaml"
 KUBERNETES = "deploy/kubernetes"
-PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 
 
 @dataclass(frozen=True)
@@ -76,49 +75,6 @@ def lint_workflow(project: Path) -> list[str]:
     path = project / WORKFLOW
     return (linters.json_schema_problems(path, "vendor.github-workflows")
             + linters.actionlint_problems(path) + linters.zizmor_problems(path))
-
-
-def workflow_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
-    text = (project / WORKFLOW).read_text()
-    flow = load_yaml(project / WORKFLOW)
-    jobs = flow["jobs"]
-    steps = [(name, step) for name, job in jobs.items() for step in job.get("steps", [])]
-    problems: list[str] = []
-    check(problems, flow.get("permissions") == {}, "the workflow must grant no permissions by default")
-    for name, step in steps:
-        uses = step.get("uses")
-        if uses:
-            line = next(line.strip().removeprefix("- ").removeprefix("uses: ") for line in text.splitlines()
-                        if f"uses: {uses}" in line)
-            check(problems, bool(PINNED_USES.match(line)), f"{name}: `{line}` is not pinned to a SHA with a version comment")
-        if str(uses).startswith("actions/checkout@"):
-            check(problems, step.get("with", {}).get("persist-credentials") is False,
-                  f"{name}: checkout must not persist the token")
-    by_action = {str(s.get("uses", "")).split("@")[0]: s for _, s in steps}
-    check(problems, by_action["docker/metadata-action"]["with"]["images"] == answers["image_ref"],
-          f"metadata-action's image is not {answers['image_ref']}")
-    build = by_action["docker/build-push-action"]["with"]
-    check(problems, build.get("sbom") is True and build.get("provenance") == "mode=max", "SBOM and provenance are off")
-    check(problems, "type=gha" in build.get("cache-from", ""), "no build cache")
-    login = by_action.get("docker/login-action")
-    image_perms = jobs["image"].get("permissions", {})
-    registry = answers["registry"]
-    if registry == "none":
-        check(problems, login is None and build.get("push") is False, "registry none must build without logging in or pushing")
-    else:
-        check(problems, login is not None and "pull_request" in str(login.get("if")),
-              "the push needs a login that is skipped on pull requests")
-        check(problems, "pull_request" in str(build.get("push")), "pull requests must build without pushing")
-        want = {"ghcr.io": "ghcr.io", "docker.io": None, "custom": answers.get("registry_host")}[registry]
-        check(problems, login is None or login["with"].get("registry") == want, f"login goes to the wrong registry, want {want}")
-        secret = "GITHUB_TOKEN" if registry == "ghcr.io" else "REGISTRY_PASSWORD"
-        check(problems, login is None or secret in str(login["with"].get("password")), f"login must use {secret}")
-    check(problems, ("packages" in image_perms) == (registry == "ghcr.io"),
-          f"packages: write belongs to GHCR pushes only, got {image_perms}")
-    tests = " ".join(str(s.get("run", "")) + json.dumps(s.get("env", {})) for s in jobs["tests"]["steps"])
-    check(problems, "--require-hashes -r requirements.txt -r requirements-dev.txt" in tests and "TEST_DATABASE_URL" in tests,
-          "the tests job must install the hashed locks and also run against PostgreSQL")
-    return problems
 
 
 # ------------------------------------------------------------------------- compose.yaml

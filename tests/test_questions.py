@@ -69,6 +69,7 @@ BAD_ANSWERS = [
     ({"image_size_budget_mb": "big"}, "image_size_budget_mb", "positive"),
     ({"app_uid": 0}, "app_uid", "non-root"),
     ({"installer": "poetry"}, "installer", ""),
+    ({"platforms": "linux/arm64"}, "platforms", ""),
     ({"source_url": "not a url"}, "source_url", "http(s) URL"),
 ]
 
@@ -100,6 +101,7 @@ GOOD_EDGES = [
     },
     {"image_name": "task_api.v2"},
     {"image_size_budget_mb": 1},
+    {"platforms": "linux/amd64"},
 ]
 
 
