@@ -47,6 +47,8 @@ def load_variants(path: Path = MATRIX) -> list[Variant]:
         answers = {**defaults, **entry["answers"]}
         unknown = set(answers) - known
         if unknown:
-            raise ValueError(f"matrix.yml: variant {name!r} answers unknown questions {sorted(unknown)}")
+            raise ValueError(
+                f"matrix.yml: variant {name!r} answers unknown questions {sorted(unknown)}"
+            )
         variants.append(Variant(name, answers, entry.get("provide_base")))
     return variants
