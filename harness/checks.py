@@ -1,5 +1,5 @@
-"""One check per success criterion of the rendered spec (SC-01 ... SC-13, and SC-14 ... SC-16
-for the optional deployment pieces, which a spec lists only when they were chosen).
+"""One check per success criterion of the rendered spec (SC-01 ... SC-13 and SC-18, and
+SC-14 ... SC-17 for the optional deployment pieces, which a spec lists only when chosen).
 
 Each check takes the Subject (a built variant and the services around it), raises
 CheckFailed with what it saw when the criterion does not hold, and returns the figures
@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 
 from harness.api_checks import crud, health, persistence, port_at_run_time, project_tests, read_only
 from harness.deployment import PIECE_OF
-from harness.deployment_checks import ci_workflow, compose_file, kubernetes_manifests
+from harness.deployment_checks import (
+    ci_supply_chain,
+    ci_workflow,
+    compose_file,
+    kubernetes_manifests,
+    update_config,
+)
 from harness.image_checks import builds, lint, no_secrets, non_root, pull_and_run, push, size
 from harness.outcome import Figures
 
@@ -39,6 +45,8 @@ CHECKS: dict[str, Callable[[Subject], Figures]] = {
     "SC-14": ci_workflow,
     "SC-15": compose_file,
     "SC-16": kubernetes_manifests,
+    "SC-17": ci_supply_chain,
+    "SC-18": update_config,
 }
 # criteria a spec lists only when their piece was chosen; Piece.why_absent says why not
 OPTIONAL_CRITERIA = dict(PIECE_OF)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from harness import linters
-from harness.deployment_workflow import WORKFLOW, workflow_disagreements
+from harness.deployment_workflow import WORKFLOW, supply_chain_disagreements, workflow_disagreements
 
 COMPOSE = "compose.yaml"
 KUBERNETES = "deploy/kubernetes"
@@ -40,6 +40,7 @@ PIECES = (
     Piece("SC-14", "ci", "CI workflow", (WORKFLOW,)),
     Piece("SC-15", "compose", "compose.yaml", (COMPOSE,)),
     Piece("SC-16", "kubernetes", "Kubernetes manifests", (KUBERNETES,)),
+    Piece("SC-17", "ci", "CI smoke test, scan and signature", (WORKFLOW,)),
 )
 PIECE_OF = {p.criterion: p for p in PIECES}
 
@@ -186,5 +187,7 @@ def kubernetes_disagreements(project: Path, answers: dict[str, Any]) -> list[str
 def piece_problems(piece: Piece, project: Path, answers: dict[str, Any]) -> list[str]:
     """Everything wrong with one chosen piece: lint first, then disagreement."""
     lint, agree = {"SC-14": (lint_workflow, workflow_disagreements), "SC-15": (lint_compose, compose_disagreements),
-                   "SC-16": (lint_kubernetes, kubernetes_disagreements)}[piece.criterion]
+                   "SC-16": (lint_kubernetes, kubernetes_disagreements),
+                   # SC-14 lints the same file: SC-17 adds only the supply-chain agreement
+                   "SC-17": (lambda _: [], supply_chain_disagreements)}[piece.criterion]
     return lint(project) + agree(project, answers)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from harness.deployment import PIECE_OF, piece_problems
+from harness.deployment_updates import lint_updates, updates_disagreements
 from harness.outcome import Figures, expect
 
 if TYPE_CHECKING:
@@ -26,6 +27,19 @@ def deployment_piece(s: Subject, criterion: str) -> Figures:
 
 def ci_workflow(s: Subject) -> Figures:
     return deployment_piece(s, "SC-14")
+
+
+def ci_supply_chain(s: Subject) -> Figures:
+    return deployment_piece(s, "SC-17")
+
+
+def update_config(s: Subject) -> Figures:
+    """renovate.json against Renovate's schema, and aimed at what the project pins."""
+    problems = lint_updates(s.project.path) + updates_disagreements(
+        s.project.path, s.project.answers
+    )
+    expect(not problems, "Renovate config: " + "\n".join(problems))
+    return {}
 
 
 def compose_file(s: Subject) -> Figures:

@@ -213,31 +213,31 @@ def registry_problems(
     return problems
 
 
-def workflow_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
+def parse(project: Path) -> tuple[str, dict[str, Any], list[Step]]:
     text = (project / WORKFLOW).read_text()
-    flow = yaml.safe_load(text)
-    jobs = flow["jobs"]
-    steps = [
-        (name, i, step) for name, job in jobs.items() for i, step in enumerate(job.get("steps", []))
-    ]
-    problems = (
-        []
-        if flow.get("permissions") == {}
-        else ["the workflow must grant no permissions by default"]
-    )
+    jobs = yaml.safe_load(text)["jobs"]
+    steps = [(name, i, s) for name, job in jobs.items() for i, s in enumerate(job.get("steps", []))]
+    return text, jobs, steps
+
+
+def workflow_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
+    """Least privilege, pinned actions, hashed installs, and pushes where the answers say."""
+    text, jobs, steps = parse(project)
+    top = yaml.safe_load(text).get("permissions")
+    problems = [] if top == {} else ["the workflow must grant no permissions by default"]
     problems += pin_problems(text, steps)
     tests = " ".join(
         str(s.get("run", "")) + json.dumps(s.get("env", {})) for s in jobs["tests"]["steps"]
     )
-    if not (
-        "--require-hashes -r requirements.txt -r requirements-dev.txt" in tests
-        and "TEST_DATABASE_URL" in tests
-    ):
+    locks = "--require-hashes -r requirements.txt -r requirements-dev.txt"
+    if not (locks in tests and "TEST_DATABASE_URL" in tests):
         problems.append(
             "the tests job must install the hashed locks and also run against PostgreSQL"
         )
-    return (
-        problems
-        + registry_problems(jobs, steps, answers)
-        + supply_chain_problems(jobs, steps, answers)
-    )
+    return problems + registry_problems(jobs, steps, answers)
+
+
+def supply_chain_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
+    """Smoke test before the push, scan, signature by digest, cache scopes, platforms."""
+    _, jobs, steps = parse(project)
+    return supply_chain_problems(jobs, steps, answers)

