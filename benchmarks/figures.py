@@ -13,58 +13,33 @@ class Figure:
     key: str
     label: str
     unit: str
+    short: str = ""  # the chart's label; by default the label up to its parenthesis
     higher_is_better: bool = False
     from_build: bool = False  # measured on a build of the contender's own Dockerfile
-    short: str = ""  # the chart's label
+
+    def __post_init__(self) -> None:
+        if not self.short:
+            object.__setattr__(self, "short", self.label.split(" (")[0])
+
+
+def built(key: str, label: str, unit: str, short: str = "") -> Figure:
+    """A figure measured on a build of the contender's own Dockerfile."""
+    return Figure(key, label, unit, short, from_build=True)
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("image_mb", "Image size", "MB", from_build=True, short="Image size"),
-    Figure(
-        "deps_mb",
-        "Installed dependencies (site-packages)",
-        "MB",
-        from_build=True,
-        short="Installed dependencies",
-    ),
-    Figure(
-        "overhead_mb",
-        "Overhead over the floor (image - base - deps)",
-        "MB",
-        from_build=True,
-        short="Overhead over the floor",
-    ),
-    Figure("cold_build_s", "Cold build (no cache)", "s", from_build=True, short="Cold build"),
-    Figure(
-        "code_rebuild_s",
-        "Rebuild after a one-line code change",
-        "s",
-        from_build=True,
-        short="Rebuild, code change",
-    ),
-    Figure(
-        "deps_rebuild_s",
-        "Rebuild after a dependency change",
-        "s",
-        from_build=True,
-        short="Rebuild, dependency change",
-    ),
-    Figure("start_s", "`docker run` to first 200 on /health", "s", short="Start to first 200"),
-    Figure(
-        "idle_rss_mb",
-        "Idle memory (RSS summed over the container's processes)",
-        "MB",
-        short="Idle memory (RSS)",
-    ),
-    Figure(
-        "idle_pss_mb",
-        "Idle memory (PSS: pages shared between processes counted once)",
-        "MB",
-        short="Idle memory (PSS)",
-    ),
-    Figure("rps", "CRUD throughput", "req/s", higher_is_better=True, short="CRUD throughput"),
-    Figure("p50_ms", "CRUD latency p50", "ms", short="CRUD latency p50"),
-    Figure("p99_ms", "CRUD latency p99", "ms", short="CRUD latency p99"),
+    built("image_mb", "Image size", "MB"),
+    built("deps_mb", "Installed dependencies (site-packages)", "MB"),
+    built("overhead_mb", "Overhead over the floor (image - base - deps)", "MB"),
+    built("cold_build_s", "Cold build (no cache)", "s"),
+    built("code_rebuild_s", "Rebuild after a one-line code change", "s", "Rebuild, code change"),
+    built("deps_rebuild_s", "Rebuild after a dependency change", "s", "Rebuild, dependency change"),
+    Figure("start_s", "`docker run` to first 200 on /health", "s", "Start to first 200"),
+    Figure("idle_rss_mb", "Idle memory, RSS (summed over the container's processes)", "MB"),
+    Figure("idle_pss_mb", "Idle memory, PSS (pages shared between processes counted once)", "MB"),
+    Figure("rps", "CRUD throughput", "req/s", higher_is_better=True),
+    Figure("p50_ms", "CRUD latency p50", "ms"),
+    Figure("p99_ms", "CRUD latency p99", "ms"),
 )
 FIGURE_BY_KEY = {f.key: f for f in FIGURES}
 
