@@ -1,6 +1,7 @@
 """gunicorn's settings: `python -m app` (the image's command) serves with this file, and so
 does a plain `gunicorn app.main:app` started in this folder. Values come from app.config."""
 
+import gc
 import math
 import os
 from pathlib import Path
@@ -37,6 +38,13 @@ class Worker(UvicornWorker):
     """uvicorn in each worker, without a `server: uvicorn` header that names the stack."""
 
     CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "server_header": False}
+
+
+def when_ready(server: object) -> None:
+    """After the preload and before the first fork: objects alive now are never collected,
+    so workers do not copy the pages they share with the arbiter (docs/serving.md: memory
+    after load 1.06x the old supervisor's with this, 1.30x without)."""
+    gc.freeze()
 
 
 settings = get_settings()
