@@ -156,7 +156,7 @@ def require_mmdebstrap() -> None:
 
 def run_recipe(recipe: Recipe, tarball: Path, arch: str = ARCH) -> None:
     """Run a recipe script; a failure shows the end of its output."""
-    env = {**os.environ, **host_mirrors()}
+    env = {**host_mirrors(), **os.environ}  # MIRROR set by the caller wins over the host's
     argv = ["bash", str(recipe.script), str(tarball), arch]
     name, limit = recipe.script.name, BUILD_TIMEOUT
     try:
