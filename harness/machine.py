@@ -46,6 +46,7 @@ NEEDS = (
     Need("docker-registry", "a real registry on 127.0.0.1 to push to and pull from", CONTAINER, program="docker-registry"),
     Need("wrk", "the bounded CRUD load and the bench", CONTAINER, program="wrk"),
     Need("curl", "the chapter's own curl commands, run against each container", CONTAINER, program="curl"),
+    Need("qemu-user-static", "qemu-aarch64 builds and runs the matrix's arm64 row here", CONTAINER, program="qemu-aarch64-static"),
 )
 
 
