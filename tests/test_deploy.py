@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import deployment, linters
+from harness import deployment, deployment_updates, deployment_workflow, linters
 from harness.deployment import PIECE_OF, PIECES, Piece
 from harness.net import LOCAL_OPENER, free_port
 from harness.render import Project, render_project
@@ -26,7 +27,8 @@ from harness.variants import ROOT
 # each registry kind with its own port and UID, so agreement is never agreement by default
 REGISTRY_ANSWERS = {
     "docker.io": {"registry": "docker.io", "port": 8000, "app_uid": 10001},
-    "ghcr.io": {"registry": "ghcr.io", "port": 9000, "app_uid": 20001, "registry_namespace": "acme"},
+    "ghcr.io": {"registry": "ghcr.io", "port": 9000, "app_uid": 20001, "registry_namespace": "acme",
+                "platforms": "linux/amd64"},
     "custom": {"registry": "custom", "registry_host": "registry.example.com:5000",
                "registry_namespace": "team/apis", "port": 18080, "app_uid": 4242},
     "none": {"registry": "none", "port": 65535, "app_uid": 1},
@@ -94,6 +96,11 @@ def test_readme_says_how_to_use_each_chosen_piece(project: Project) -> None:
     names_secrets = "REGISTRY_USERNAME" in readme and "REGISTRY_PASSWORD" in readme
     assert names_secrets == (a["ci"] == "github" and a["registry"] in ("docker.io", "custom"))
     assert ("`packages: write`" in readme) == (a["ci"] == "github" and a["registry"] == "ghcr.io")
+    pushes_all = f"docker buildx build --platform {a['platforms']}"
+    assert (pushes_all in readme) == (a["registry"] != "none"), "the push must build every platform"
+    multi = a["registry"] != "none" and "," in a["platforms"]
+    assert ("only be pushed, not loaded" in readme) == multi, "say why multi-platform means --push"
+    assert "renovate.json" in readme and (project.path / deployment_updates.RENOVATE).exists()
     if a["compose"]:
         assert "POSTGRES_PASSWORD=" in (project.path / ".env.example").read_text()
 
@@ -115,6 +122,98 @@ def test_workflow_pushes_where_the_answers_say(project: Project) -> None:
     assert ("secrets." in text) == (project.answers["registry"] != "none")
     if project.answers["registry"] != "none":
         assert f"secrets.{secrets[project.answers['registry']]}" in text
+
+
+@pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-17"]), indirect=True)
+def test_workflow_smoke_tests_scans_and_signs(project: Project) -> None:
+    problems = deployment.piece_problems(PIECE_OF["SC-17"], project.path, project.answers)
+    assert not problems, "\n".join(problems)
+
+
+def planted(project: Project, tmp_path: Path, change) -> list[str]:
+    """The supply-chain problems of a copy of the project's workflow after `change`."""
+    flow = yaml.safe_load((project.path / deployment.WORKFLOW).read_text())
+    change(flow["jobs"])
+    copy = tmp_path / deployment.WORKFLOW
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(yaml.safe_dump(flow, sort_keys=False))
+    return deployment_workflow.supply_chain_disagreements(tmp_path, project.answers)
+
+
+def step_where(job: dict[str, Any], needle: str) -> dict[str, Any]:
+    return next(s for s in job["steps"] if needle in json.dumps(s))
+
+
+def push_without_needs(jobs: dict[str, Any]) -> None:
+    jobs["push"].pop("needs")
+
+
+def drop_smoke_test(jobs: dict[str, Any]) -> None:
+    jobs["image"]["steps"].remove(step_where(jobs["image"], "/health"))
+
+
+def sign_by_tag(jobs: dict[str, Any]) -> None:
+    step_where(jobs["push"], "cosign sign")["env"]["DIGEST"] = "${{ steps.meta.outputs.version }}"
+
+
+def id_token_on_image_job(jobs: dict[str, Any]) -> None:
+    jobs["image"]["permissions"]["id-token"] = "write"
+
+
+def scan_never_fails(jobs: dict[str, Any]) -> None:
+    step_where(jobs["image"], "CRITICAL")["with"]["exit-code"] = 0
+
+
+def pull_request_writes_main_cache(jobs: dict[str, Any]) -> None:
+    scope = "${{ github.event_name == 'pull_request' && 'type=gha,scope=image-main' || '' }}"
+    step_where(jobs["image"], '"load": true')["with"]["cache-to"] = scope
+
+
+MISTAKES = {  # a planted mistake -> what the check must say about it
+    push_without_needs: "does not wait for the smoke test",
+    drop_smoke_test: "no smoke test",
+    sign_by_tag: "by the build's digest",
+    id_token_on_image_job: "id-token: write belongs to the signing job only",
+    scan_never_fails: "fixable critical",
+    pull_request_writes_main_cache: "not its own",
+}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda f: f.__name__)
+def test_supply_chain_check_finds_planted_mistakes(
+    mistake, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    key = "supply-chain-docker.io"
+    if key not in _renders:
+        answers = {"ci": "github", **REGISTRY_ANSWERS["docker.io"]}
+        _renders[key] = render_project(answers, tmp_path_factory.mktemp("planted") / "project")
+    project = _renders[key]
+    assert not planted(project, tmp_path, lambda jobs: None), "the unchanged copy must pass"
+    problems = planted(project, tmp_path, mistake)
+    assert any(MISTAKES[mistake] in p for p in problems), f"went unnoticed: {problems}"
+
+
+# ------------------------------------------------------------------ updates (Renovate)
+@pytest.mark.parametrize("project", cases_with(), indirect=True)
+def test_renovate_config_passes_its_schema_and_covers_every_pin(project: Project) -> None:
+    path = project.path / deployment_updates.RENOVATE
+    problems = lint_once("renovate", [path], lambda: deployment_updates.lint_updates(project.path))
+    problems += deployment_updates.updates_disagreements(project.path, project.answers)
+    assert not problems, "\n".join(problems)
+    managers = json.loads(path.read_text())["enabledManagers"]
+    assert ("github-actions" in managers) == (project.answers["ci"] == "github")
+
+
+def test_renovate_checks_find_planted_mistakes(tmp_path: Path) -> None:
+    project = render_project({"ci": "github"}, tmp_path / "project")
+    path = project.path / deployment_updates.RENOVATE
+    config = json.loads(path.read_text())
+    config["copier"]["ignoreScripts"] = True
+    config["lockFileMaintenance"]["enabled"] = "weekly"
+    path.write_text(json.dumps(config))
+    assert deployment_updates.lint_updates(project.path), "the schema accepted enabled: 'weekly'"
+    problems = deployment_updates.updates_disagreements(project.path, project.answers)
+    assert any("ignoreScripts" in p for p in problems), problems
 
 
 # ------------------------------------------------------------------------- compose.yaml
@@ -229,3 +328,4 @@ def test_tools_are_pinned_in_requirements() -> None:
     pinned = (ROOT / "requirements-dev.txt").read_text()
     for name in ("check-jsonschema==", "zizmor==", "kubernetes-validate=="):
         assert name in pinned, f"{name} is not pinned in requirements-dev.txt"
+    assert linters.RENOVATE_NPM.count("@") == 1 and linters.RENOVATE_NPM[-1].isdigit()
