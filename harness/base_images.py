@@ -15,10 +15,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.engine import DockerCommandError, Engine, EngineError, apt_install, may_install, tail
+from harness.emulation import ensure_emulation
+from harness.engine import DockerCommandError, Engine, tail
+from harness.standin_checks import BaseImageError, verify
 
 logger = logging.getLogger("harness")
 
@@ -50,13 +52,6 @@ SKIP_REASONS = {
     "python:3.12-alpine3.22": NO_ALPINE,
     "python:3.13-alpine3.22": NO_ALPINE,
 }
-# The standard modules the template's app and tools load; each needs a shared library.
-MODULES = "sys, ssl, sqlite3, ctypes, uuid, lzma, bz2, zlib, decimal, json"
-PYTHON_CHECK = f"import {MODULES}; print('%d.%d' % sys.version_info[:2])"
-
-
-class BaseImageError(EngineError):
-    """A stand-in base image could not be built; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +72,12 @@ class Recipe:
     changes: tuple[str, ...]  # Dockerfile instructions applied by `docker import`
     shell: bool
     python: str | None  # "3.13": the major.minor the image must run
+    arch: str = ARCH  # the same recipe makes the other architectures' stand-ins
 
     @property
     def image(self) -> str:
-        return f"{STANDIN_REPO}/{self.official.removeprefix('gcr.io/').replace('/', '-')}"
+        suffix = "" if self.arch == ARCH else f"-{self.arch}"  # arm64: ...:3.13-slim-trixie-arm64
+        return f"{STANDIN_REPO}/{self.official.removeprefix('gcr.io/').replace('/', '-')}{suffix}"
 
 
 def read_header(script: Path) -> dict[str, list[str]]:
@@ -147,17 +144,16 @@ def host_mirrors() -> dict[str, str]:
 
 
 def require_mmdebstrap() -> None:
-    if shutil.which("mmdebstrap") is None and may_install():
-        apt_install("mmdebstrap")
+    # tasks.py installs it (harness/machine.py); pytest run alone gets this sentence instead
     if shutil.which("mmdebstrap") is None or os.geteuid() != 0:
         needs = "Building stand-in base images needs mmdebstrap run as root"
         raise BaseImageError(f"{needs}: install it (`apt-get install mmdebstrap`) and run as root.")
 
 
-def run_recipe(recipe: Recipe, tarball: Path, arch: str = ARCH) -> None:
+def run_recipe(recipe: Recipe, tarball: Path) -> None:
     """Run a recipe script; a failure shows the end of its output."""
     env = {**host_mirrors(), **os.environ}  # MIRROR set by the caller wins over the host's
-    argv = ["bash", str(recipe.script), str(tarball), arch]
+    argv = ["bash", str(recipe.script), str(tarball), recipe.arch]
     name, limit = recipe.script.name, BUILD_TIMEOUT
     try:
         result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=limit)
@@ -170,45 +166,15 @@ def run_recipe(recipe: Recipe, tarball: Path, arch: str = ARCH) -> None:
 
 
 def import_flags(recipe: Recipe, digest: str) -> list[str]:
-    description = f"Stand-in for {recipe.official}, built from Debian packages"
+    description = f"Stand-in for {recipe.official} ({recipe.arch}), built from Debian packages"
     changes = [
         *recipe.changes,
         f'LABEL org.opencontainers.image.description="{description}"',
         f'LABEL {LABEL_FOR}="{recipe.official}"',
         f'LABEL {LABEL_RECIPE}="{digest}"',
     ]
-    return [flag for change in changes for flag in ("--change", change)]
-
-
-def run_in(engine: Engine, image: str, entrypoint: str, *argv: str) -> str:
-    run = ("run", "--rm", "--network", "host", "--entrypoint", entrypoint, image, *argv)
-    try:
-        return engine.docker(*run, timeout=120).stdout
-    except DockerCommandError as exc:
-        remedy = f"fix its recipe, or remove it (`docker rmi {image}`) and run again"
-        failed = f"The stand-in {image} fails its check"
-        raise BaseImageError(f"{failed}: {remedy}.\n{exc.stderr_tail}") from exc
-
-
-def verify(engine: Engine, recipe: Recipe) -> None:
-    """The promises of the recipe's header: its Python, and a shell with apt or no shell at all."""
-    image = recipe.image
-    if recipe.python:
-        found = run_in(engine, image, "/usr/bin/python3", "-c", PYTHON_CHECK).strip()
-        if found != recipe.python:
-            wrong = f"The stand-in {image} runs Python {found}, not {recipe.python}"
-            raise BaseImageError(f"{wrong}: fix its recipe.")
-    if recipe.shell:
-        # Dockerfiles on these bases run apt-get, and on Python bases a venv with pip.
-        script = "command -v apt-get"
-        if recipe.python:
-            script += " && python3 -m venv /tmp/venv && /tmp/venv/bin/python -m pip --version"
-        run_in(engine, image, "/bin/sh", "-c", script)
-        return
-    shell = ("run", "--rm", "--network", "host", "--entrypoint", "/bin/sh", image, "-c", "true")
-    if engine.docker(*shell, check=False, timeout=120).returncode == 0:
-        wrong = f"The stand-in {image} has a shell, unlike {recipe.official}"
-        raise BaseImageError(f"{wrong}: fix its recipe.")
+    platform = ("--platform", f"linux/{recipe.arch}")  # the image's architecture, as built
+    return [*platform, *(flag for change in changes for flag in ("--change", change))]
 
 
 def image_labels(engine: Engine, image: str) -> dict[str, str] | None:
@@ -231,6 +197,8 @@ def image_size_mb(engine: Engine, image: str) -> float:
 
 def build_standin(engine: Engine, recipe: Recipe, digest: str) -> None:
     require_mmdebstrap()
+    # another arch's package scripts run under qemu; a no-op for the host's own
+    logger.info("stand-in %s: %s", recipe.image, ensure_emulation(f"linux/{recipe.arch}"))
     with tempfile.TemporaryDirectory(prefix="standin-") as scratch:
         tarball = Path(scratch) / "rootfs.tar"
         run_recipe(recipe, tarball)
@@ -242,10 +210,10 @@ def build_standin(engine: Engine, recipe: Recipe, digest: str) -> None:
             raise BaseImageError(f"{failed}.\n{exc.stderr_tail}") from exc
 
 
-def ensure_standin(engine: Engine, ref: str) -> str:
+def ensure_standin(engine: Engine, ref: str, arch: str = ARCH) -> str:
     """The stand-in for ref: reused while its recipe label matches, else (re)built and checked."""
-    recipe = RECIPES[ref]
-    digest = recipe_hash(recipe)
+    recipe = replace(RECIPES[ref], arch=arch)
+    digest = recipe_hash(recipe, recipe.arch)
     with locked(recipe.image.replace("/", "_").replace(":", "_")):
         labels = image_labels(engine, recipe.image)
         if labels is not None and labels.get(LABEL_RECIPE) == digest:
@@ -275,24 +243,25 @@ def find_real(engine: Engine, ref: str) -> str | None:
     return None
 
 
-_resolved: dict[str, BaseImage] = {}
+_resolved: dict[tuple[str, str], BaseImage] = {}
 
 
-def resolve_base(engine: Engine, ref: str) -> BaseImage:
+def resolve_base(engine: Engine, ref: str, arch: str = ARCH) -> BaseImage:
     """The image to build FROM for an official base reference, and why it was chosen."""
-    if ref in _resolved:
-        return _resolved[ref]
-    how = find_real(engine, ref)
+    if (ref, arch) in _resolved:
+        return _resolved[ref, arch]
+    # Another arch's official image would take the local tag of ours: that arch uses stand-ins.
+    how = find_real(engine, ref) if arch == ARCH else None
     if how is not None:
         verb = "is present locally" if how == "present" else "was pulled"
         result = BaseImage(ref, ref, "real", f"{ref} {verb}, so the official image is used")
     elif ref in RECIPES:
         recipe = RECIPES[ref]
-        image = ensure_standin(engine, ref)
-        used = f"{ref} cannot be pulled here, so {image} is used ({recipe.script.name})"
+        image = ensure_standin(engine, ref, arch)
+        used = f"{ref} ({arch}) cannot be pulled here, so {image} is used ({recipe.script.name})"
         result = BaseImage(ref, image, "stand-in", f"{used}: {recipe.faithful}")
     else:
         template = SKIP_REASONS.get(ref, NO_STANDIN + " (no recipe in harness/standins/)")
         result = BaseImage(ref, None, "skipped", template.format(ref=ref))
-    _resolved[ref] = result
+    _resolved[ref, arch] = result
     return result
