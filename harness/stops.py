@@ -41,7 +41,7 @@ def stops_during_startup(s: Subject) -> Figures:
         results.append(stop(s, c, delay))
     exits = Counter(code for code, _, _ in results)
     histogram = " ".join(f"{code}x{count}" for code, count in sorted(exits.items()))
-    return {"stops": len(results), "stop_exits": histogram, "first_200_s": round(first_200, 2),
+    return {"stops": len(results), "stop_exits": histogram, "stops_first_200_s": round(first_200, 2),
             "stops_after_start": sum(started for _, started, _ in results),
             "slowest_stop_s": round(max(took for _, _, took in results), 2)}
 
