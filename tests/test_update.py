@@ -411,3 +411,43 @@ def test_leftover_check_tells_markdown_from_conflicts(tmp_path: Path) -> None:
     (project / "app/config.py.rej").write_text("@@ -1 +1 @@\n")
     failed = check_leftovers(project)
     assert failed.returncode == 1 and "app/config.py.rej: rejected change" in failed.stdout
+
+
+# The last commit of main before this release's changes: projects made from it must update
+# to the working tree with no conflict. Move it forward when a release lands.
+PREVIOUS_RELEASE = "e1828e0"
+
+
+def test_project_from_the_previous_release_updates_cleanly(tmp_path: Path) -> None:
+    """An unedited project from the previous main commit updates to today's template with no
+    conflict and ends exactly as a fresh render of today's template with the same answers."""
+    if subprocess.run(
+        ["git", "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"], cwd=ROOT
+    ).returncode:
+        pytest.skip(
+            f"commit {PREVIOUS_RELEASE} is not in this clone (shallow?): fetch main's history"
+        )
+    template = tmp_path / "template"
+    template.mkdir()
+    git(template, "init", "--quiet")
+    archive = subprocess.run(
+        ["git", "archive", PREVIOUS_RELEASE, "--", *TEMPLATE_PARTS[:3]],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(template)], input=archive.stdout, check=True)
+    commit_all(template, f"main at {PREVIOUS_RELEASE}")
+    project = render_and_commit(template, tmp_path / "project", VARIANTS[0], vcs_ref=None)
+
+    for name in filter(None, git(template, "ls-files", "-z").split("\0")):
+        (template / name).unlink()
+    copy_template_tree(template)
+    commit_all(template, "main today")
+    update(project)
+
+    assert find_conflicts(project) == [] and check_leftovers(project).returncode == 0
+    head = git(template, "rev-parse", "--short", "HEAD").strip()
+    fresh = render(template, tmp_path / "fresh", VARIANTS[0], head)
+    assert read_tree(project) == read_tree(fresh)
+    assert not (project / "app/workers.py").exists(), "files the template dropped must go"
