@@ -6,7 +6,7 @@
     python3 tasks.py matrix -v slim-313   # the container tier for some variants, with its table
     python3 tasks.py standins             # make (or find) every base image the matrix needs
     python3 tasks.py update-diff ../my-api # what `copier update` would change there (dry run)
-    python3 tasks.py bench                # rendered image against the naive recipe: docs/benchmarks.md
+    python3 tasks.py bench                # rendered image beside the naive one: docs/benchmarks.md
 
 On first use it makes .venv with requirements-dev.txt and re-runs itself there.
 """
@@ -49,7 +49,9 @@ def ensure_venv() -> None:
         machine.ensure_venv_support(say)
         say(f"preparing {VENV.name} from {REQUIREMENTS.name}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True
+        )
         stamp.write_text(digest)
     os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
 
@@ -59,7 +61,9 @@ if __name__ == "__main__":
 
 import typer  # noqa: E402  (available once ensure_venv has run)
 
-app = typer.Typer(add_completion=False, help="Render, build, run and check the template's variants.")
+app = typer.Typer(
+    add_completion=False, help="Render, build, run and check the template's variants."
+)
 TIERS = {"fast": "not container", "container": "container", "all": ""}
 
 
@@ -82,7 +86,16 @@ def run_pytest(tier: str, variants: list[str], extra: list[str]) -> int:
     env = {**os.environ, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     if variants:
         env["MATRIX_VARIANTS"] = ",".join(variants)
-    args = [sys.executable, "-m", "pytest", "-v", "-rs", "--log-cli-level=INFO", "-p", "no:cacheprovider"]
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-v",
+        "-rs",
+        "--log-cli-level=INFO",
+        "-p",
+        "no:cacheprovider",
+    ]
     if TIERS[tier]:
         args += ["-m", TIERS[tier]]
     say(" ".join(args[2:]))
@@ -104,7 +117,9 @@ def test(
 
 
 @app.command()
-def matrix(variant: list[str] = typer.Option([], "--variant", "-v", help="only these matrix variants")) -> None:
+def matrix(
+    variant: list[str] = typer.Option([], "--variant", "-v", help="only these matrix variants"),
+) -> None:
     """Build, run and check every variant (or some), ending with the matrix table."""
     raise typer.Exit(run_pytest("container", variant, []))
 
@@ -126,10 +141,18 @@ def standins() -> None:
 
 @app.command()
 def bench(
-    all_variants: bool = typer.Option(False, "--all", help="every buildable matrix variant, not just the default"),
-    runs: int = typer.Option(5, "--runs", min=1, help="repetitions of every figure, alternating the images"),
-    load_seconds: float = typer.Option(15, "--load-seconds", min=1, help="length of each CRUD load"),
-    proposals: bool = typer.Option(False, "--proposals", help="also measure the proposed template changes"),
+    all_variants: bool = typer.Option(
+        False, "--all", help="every buildable matrix variant, not just the default"
+    ),
+    runs: int = typer.Option(
+        5, "--runs", min=1, help="repetitions of every figure, alternating the images"
+    ),
+    load_seconds: float = typer.Option(
+        15, "--load-seconds", min=1, help="length of each CRUD load"
+    ),
+    proposals: bool = typer.Option(
+        False, "--proposals", help="also measure the proposed template changes"
+    ),
     out: Path = typer.Option(ROOT / "docs", "--out", help="where benchmarks.md and its chart go"),
 ) -> None:
     """Rendered image against the naive single-stage recipe, side by side: docs/benchmarks.md."""
@@ -138,14 +161,20 @@ def bench(
 
     prepare_machine("container")
     logging.basicConfig(level=logging.INFO, format="[harness] %(message)s")
-    done = run_bench(BenchSettings(runs=runs, load_seconds=load_seconds, proposals=proposals), all_variants=all_variants, out_dir=out)
+    done = run_bench(
+        BenchSettings(runs=runs, load_seconds=load_seconds, proposals=proposals),
+        all_variants=all_variants,
+        out_dir=out,
+    )
     print(f"[tasks] {done.report} written after {done.wall_seconds / 60:.1f} min", flush=True)
 
 
 @app.command("update-diff")
 def update_diff(
     project_dir: Path = typer.Argument(..., help="a project rendered from this template"),
-    vcs_ref: str = typer.Option(None, "--vcs-ref", help="template tag or commit (default: the newest release)"),
+    vcs_ref: str = typer.Option(
+        None, "--vcs-ref", help="template tag or commit (default: the newest release)"
+    ),
     diff: bool = typer.Option(True, "--diff/--no-diff", help="print the diff after the summary"),
 ) -> None:
     """Show what `copier update` would change in a rendered project, without changing it."""
@@ -156,7 +185,10 @@ def update_diff(
     except UpdateRefused as why:
         print(f"[tasks] {why}", file=sys.stderr)
         raise typer.Exit(1) from None
-    print(f"[tasks] {project_dir}: template {preview.from_version} -> {preview.to_version}", flush=True)
+    print(
+        f"[tasks] {project_dir}: template {preview.from_version} -> {preview.to_version}",
+        flush=True,
+    )
     print("\n".join(f"  {line}" for line in preview.changed_files) or "  nothing would change")
     for path in preview.conflicts:
         print(f"  CONFLICT {path}: your change and the template's touch the same lines")

@@ -19,7 +19,7 @@ logger = logging.getLogger("harness")
 DOCKERD_LOG = Path(tempfile.gettempdir()) / "task-api-template-dockerd.log"
 DEBIAN_CLIENT = "/usr/bin/docker"
 START_TIMEOUT = 60.0
-# A build with no base image and no output image: proves BuildKit works, offline, leaving nothing behind.
+# A build with no base and no output image: proves BuildKit works, offline, leaving nothing
 PROBE_DOCKERFILE = "FROM scratch\nLABEL dev.task-api-template.probe=1\n"
 
 
@@ -31,11 +31,13 @@ class DockerCommandError(EngineError):
     """A docker command failed; carries its arguments, exit code and the end of its stderr."""
 
     def __init__(self, args: tuple[str, ...], returncode: int, stderr_tail: str) -> None:
-        self.docker_args = args
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         shown = " ".join(args[:6]) + (" ..." if len(args) > 6 else "")
-        super().__init__(f"`docker {shown}` failed with exit code {returncode}: fix the cause shown below and run again.\n{stderr_tail}")
+        super().__init__(
+            f"`docker {shown}` failed with exit code {returncode}: fix the cause shown below"
+            f" and run again.\n{stderr_tail}"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,9 @@ class Engine:
             )
         except subprocess.TimeoutExpired as exc:
             if not check:
-                return subprocess.CompletedProcess(exc.cmd, 124, _text(exc.stdout), _text(exc.stderr))
+                return subprocess.CompletedProcess(
+                    exc.cmd, 124, _text(exc.stdout), _text(exc.stderr)
+                )
             raise DockerCommandError(args, 124, f"timed out after {timeout} s") from exc
         if check and result.returncode != 0:
             raise DockerCommandError(args, result.returncode, tail(result.stderr or result.stdout))
@@ -115,11 +119,16 @@ def list_clients() -> list[str]:
 
 
 def run_quietly(
-    argv: list[str], env: dict[str, str] | None = None, timeout: float = 20, input: str | None = None
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    timeout: float = 20,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str] | None:
     """Run a probe; None when it could not even start or hung."""
     try:
-        return subprocess.run(argv, check=False, env=env, input=input, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            argv, check=False, env=env, input=input, capture_output=True, text=True, timeout=timeout
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
 
@@ -141,7 +150,10 @@ def explain_refusal() -> None:
     for client in list_clients():
         result = ask_engine(client)
         if result is not None and "permission denied" in result.stderr.lower():
-            raise EngineError("The Docker engine refuses this user: add it to the `docker` group (or run as root) and run again.")
+            raise EngineError(
+                "The Docker engine refuses this user: add it to the `docker` group (or run as"
+                " root) and run again."
+            )
 
 
 def find_dockerd() -> str | None:
@@ -172,7 +184,8 @@ def start_dockerd(dockerd: str) -> None:
         )
     if not wait_until(lambda: find_answering_client() is not None, START_TIMEOUT, 0.5):
         raise EngineError(
-            f"dockerd was started but did not answer within {START_TIMEOUT:.0f} s: read {DOCKERD_LOG}, fix the cause and run again."
+            f"dockerd was started but did not answer within {START_TIMEOUT:.0f} s: read"
+            f" {DOCKERD_LOG}, fix the cause and run again."
         )
 
 
@@ -182,23 +195,36 @@ def bring_up_engine(install: bool | None) -> str:
         return client
     explain_refusal()
     if not (install is True or (install is None and may_install())):
-        raise EngineError("No Docker engine is running: start Docker (for example `sudo systemctl start docker`) and run again.")
+        raise EngineError(
+            "No Docker engine is running: start Docker (for example `sudo systemctl start"
+            " docker`) and run again."
+        )
     dockerd = find_dockerd()
     if dockerd is None:
         install_docker()
         dockerd = find_dockerd()
         if dockerd is None:
-            raise EngineError("Installing docker.io did not provide dockerd: install Docker Engine yourself and run again.")
+            raise EngineError(
+                "Installing docker.io did not provide dockerd: install Docker Engine yourself"
+                " and run again."
+            )
     start_dockerd(dockerd)
     client = find_answering_client()
     if client is None:
-        raise EngineError(f"dockerd stopped answering right after it started: read {DOCKERD_LOG}, fix the cause and run again.")
+        raise EngineError(
+            f"dockerd stopped answering right after it started: read {DOCKERD_LOG}, fix the"
+            " cause and run again."
+        )
     return client
 
 
 def client_version(client: str) -> str:
     result = run_quietly([client, "version", "--format", "{{.Client.Version}}"])
-    return result.stdout.strip() if result is not None and result.returncode == 0 else "(unknown version)"
+    return (
+        result.stdout.strip()
+        if result is not None and result.returncode == 0
+        else "(unknown version)"
+    )
 
 
 def can_build_with_buildkit(client: str, env: dict[str, str]) -> bool:
@@ -214,17 +240,28 @@ def can_build_with_buildkit(client: str, env: dict[str, str]) -> bool:
 
 def pick_buildkit_client(answering: str) -> Engine:
     clients = [answering] + [c for c in list_clients() if c != answering]
-    # DOCKER_BUILDKIT=1 also makes pre-23 clients that do have buildx use BuildKit for `docker build`.
+    # DOCKER_BUILDKIT=1 also makes pre-23 clients that have buildx use BuildKit for `docker build`
     env = {"DOCKER_BUILDKIT": "1"}
     for client in clients:
         buildx = run_quietly([client, "buildx", "version"])
         if buildx is not None and buildx.returncode == 0 and can_build_with_buildkit(client, env):
             plugin = buildx.stdout.strip().splitlines()[0] if buildx.stdout.strip() else "buildx"
-            return Engine(client, env, f"BuildKit via the buildx plugin ({plugin}) with {client} {client_version(client)}")
+            return Engine(
+                client,
+                env,
+                f"BuildKit via the buildx plugin ({plugin}) with {client} {client_version(client)}",
+            )
     for client in clients:
         if can_build_with_buildkit(client, env):
-            return Engine(client, env, f"BuildKit via DOCKER_BUILDKIT=1 with {client} {client_version(client)}")
-    raise EngineError("No BuildKit-capable docker client: install the buildx plugin (or Debian's docker.io client) and run again.")
+            return Engine(
+                client,
+                env,
+                f"BuildKit via DOCKER_BUILDKIT=1 with {client} {client_version(client)}",
+            )
+    raise EngineError(
+        "No BuildKit-capable docker client: install the buildx plugin (or Debian's docker.io"
+        " client) and run again."
+    )
 
 
 @functools.cache

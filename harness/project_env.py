@@ -16,7 +16,7 @@ LOCKS = [ROOT / "template" / "requirements.txt", ROOT / "template" / "requiremen
 
 
 def project_python() -> Path:
-    """Python of a venv holding exactly the template's pinned requirements (cached by their hash)."""
+    """Python of a venv with exactly the template's pinned requirements (cached by their hash)."""
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in LOCKS)).hexdigest()[:12]
     home = ROOT / ".cache" / f"project-venv-{digest}"
     python = home / "bin" / "python"

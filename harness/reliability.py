@@ -39,9 +39,20 @@ FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
 def hardened_runtime(s: Subject) -> Figures:
     """Read-only root, no capabilities, no privilege escalation, an arbitrary UID in group 0."""
     s.remove_containers()
-    c = s.start_container("hardened", extra=(
-        "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
-        "--security-opt", "no-new-privileges", "--user", "1000650000:0"))
+    c = s.start_container(
+        "hardened",
+        extra=(
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--user",
+            "1000650000:0",
+        ),
+    )
     c.wait_for_health_200()
     crud_round_trip(c.port, "hardened")
     status = c.exec("python", "-c", "print(open('/proc/1/status').read())")
@@ -58,12 +69,17 @@ def clean_stop(s: Subject) -> Figures:
     c.wait_for_health_200()
     c.http("POST", "/tasks", {"title": "table exists"})
     # hold the table lock so the next write is in flight when the stop arrives
-    locker = s.lab.postgres.psql_async("BEGIN; LOCK TABLE task IN ACCESS EXCLUSIVE MODE; "
-                                       "SELECT pg_sleep(3); COMMIT;", database=s.database)
+    locker = s.lab.postgres.psql_async(
+        "BEGIN; LOCK TABLE task IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;",
+        database=s.database,
+    )
     time.sleep(0.5)
     answer: dict[str, Any] = {}
-    writer = threading.Thread(target=lambda: answer.update(
-        r=request(c.port, "POST", "/tasks", {"title": "in flight at stop"}, timeout=30)))
+    writer = threading.Thread(
+        target=lambda: answer.update(
+            r=request(c.port, "POST", "/tasks", {"title": "in flight at stop"}, timeout=30)
+        )
+    )
     writer.start()
     time.sleep(0.7)
     started = time.monotonic()
@@ -73,11 +89,18 @@ def clean_stop(s: Subject) -> Figures:
     locker.wait(30)
     state = c.state()
     c.remove()
-    expect("r" in answer and answer["r"].status == 201, f"the in-flight request got {answer.get('r')}")
-    expect(stop_s < 9.5, f"docker stop took {stop_s:.1f} s of its 10 s grace period: the app was killed")
+    expect(
+        "r" in answer and answer["r"].status == 201, f"the in-flight request got {answer.get('r')}"
+    )
+    expect(
+        stop_s < 9.5,
+        f"docker stop took {stop_s:.1f} s of its 10 s grace period: the app was killed",
+    )
     # gunicorn treats SIGTERM as a requested stop: exit 0, not the signal's 143
-    expect(state["ExitCode"] == 0 and not state.get("OOMKilled"),
-           f"the container exited with {state['ExitCode']}")
+    expect(
+        state["ExitCode"] == 0 and not state.get("OOMKilled"),
+        f"the container exited with {state['ExitCode']}",
+    )
     return {"stop_s": round(stop_s, 2), "exit_code": state["ExitCode"]}
 
 
@@ -89,7 +112,10 @@ def database_outage(s: Subject) -> Figures:
     try:
         c = s.start_container("outage")
         down = c.wait_for_health_status(503, timeout=30)
-        expect("database unreachable" in str(down.body.get("reason")), f"/health with the database down: {down}")
+        expect(
+            "database unreachable" in str(down.body.get("reason")),
+            f"/health with the database down: {down}",
+        )
         write = c.http("POST", "/tasks", {"title": "while down"})
         expect(write.status == 503, f"a write with the database down answered {write}, not 503")
         time.sleep(2)
@@ -103,8 +129,14 @@ def database_outage(s: Subject) -> Figures:
     state = c.state()
     logs = c.logs()
     c.remove()
-    expect(state.get("Restarting") is False and "Traceback" not in logs, f"unexpected restart or traceback: {logs[-800:]}")
-    expect(s.sentinels["database password"] not in logs, "the database password is in the logs of a failing connection")
+    expect(
+        state.get("Restarting") is False and "Traceback" not in logs,
+        f"unexpected restart or traceback: {logs[-800:]}",
+    )
+    expect(
+        s.sentinels["database password"] not in logs,
+        "the database password is in the logs of a failing connection",
+    )
     return {"recovery_s": round(recovery, 2)}
 
 
@@ -145,13 +177,18 @@ def writes_across_restart(s: Subject, seconds: float = 8.0, writers: int = 4) ->
     c.remove()
     acked = [r[2] for r in results if r[1] == 201]
     failed = [r for r in results if r[1] != 201]
-    expect(all(status in (0, 503) for _, status, _ in failed),
-           f"writes failed with {sorted({r[1] for r in failed})}, expected only 503 during the outage")
+    expect(
+        all(status in (0, 503) for _, status, _ in failed),
+        f"writes failed with {sorted({r[1] for r in failed})}, expected only 503 during the outage",
+    )
     stray = [r for r in failed if not down_at - 0.5 <= r[0] <= up_at + 5]
     expect(not stray, f"{len(stray)} writes failed outside the outage window")
     expect(len(acked) > 0, "no write succeeded at all")
     stored = s.psql(f"SELECT count(*) FROM task WHERE id IN ({','.join(map(str, acked))})")
-    expect(int(stored) == len(acked), f"{len(acked)} writes were acknowledged but {stored} are in the database")
+    expect(
+        int(stored) == len(acked),
+        f"{len(acked)} writes were acknowledged but {stored} are in the database",
+    )
     return {"acked": len(acked), "refused": len(failed), "lost": 0}
 
 
@@ -165,10 +202,24 @@ def hostile_input(s: Subject) -> Figures:
     c = s.main_container()
     # only what the fuzzing causes: at start the health probe may see 503 (migrations pending)
     before = len(c.logs().splitlines())
-    out = subprocess.run([st, "run", f"http://127.0.0.1:{c.port}/openapi.json", "--checks", "all",
-                          "--max-examples", str(FUZZ_EXAMPLES), "--no-color",
-                          "--request-timeout", "10"], capture_output=True, text=True, timeout=600,
-                         cwd=s.lab.workdir)  # schemathesis leaves its run data in the working directory
+    out = subprocess.run(
+        [
+            st,
+            "run",
+            f"http://127.0.0.1:{c.port}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            str(FUZZ_EXAMPLES),
+            "--no-color",
+            "--request-timeout",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=s.lab.workdir,
+    )  # schemathesis leaves its run data in the working directory
     summary = out.stdout[-3000:]
     generated = re.search(r"(\d+) generated", out.stdout)
     expect(out.returncode == 0, f"schemathesis found problems:\n{summary}")
@@ -177,8 +228,11 @@ def hostile_input(s: Subject) -> Figures:
     # the access log's status field, not any "5xx"-looking number in a fuzzed URL
     lines = c.logs().splitlines()[before:]
     server_errors = [i for i, line in enumerate(lines) if re.search(r'HTTP/[\d.]+" 5\d\d', line)]
-    context = "\n".join(line for i in server_errors[:3] for line in lines[max(0, i - 2):i + 1])
-    expect(not server_errors, f"the container answered {len(server_errors)} requests with 5xx:\n{context}")
+    context = "\n".join(line for i in server_errors[:3] for line in lines[max(0, i - 2) : i + 1])
+    expect(
+        not server_errors,
+        f"the container answered {len(server_errors)} requests with 5xx:\n{context}",
+    )
     return {"fuzz_requests": count}
 
 
@@ -186,13 +240,18 @@ def load(s: Subject) -> Figures:
     """wrk against 127.0.0.1 for a bounded time: zero errors; requests/s and latency."""
     c = s.main_container()
     try:
-        result = run_crud_mix(c.port, seed_tasks(c.port), seconds=LOAD_SECONDS,
-                              connections=LOAD_CONNECTIONS)
+        result = run_crud_mix(
+            c.port, seed_tasks(c.port), seconds=LOAD_SECONDS, connections=LOAD_CONNECTIONS
+        )
     except WrkError as why:
         raise CheckFailed(str(why)) from None
     expect(result.errors == 0, f"errors under load: {result}")
-    return {"rps": round(result.rps), "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
-            "load": f"{LOAD_CONNECTIONS} conns {LOAD_SECONDS}s"}
+    return {
+        "rps": round(result.rps),
+        "p50_ms": result.p50_ms,
+        "p99_ms": result.p99_ms,
+        "load": f"{LOAD_CONNECTIONS} conns {LOAD_SECONDS}s",
+    }
 
 
 def bad_configuration(s: Subject) -> Figures:
@@ -200,7 +259,10 @@ def bad_configuration(s: Subject) -> Figures:
     sentinel = s.sentinels["database password"]
     cases = {
         "missing DATABASE_URL": ({}, "DATABASE_URL"),
-        "malformed DATABASE_URL": ({"DATABASE_URL": f"mysql://app:{sentinel}@127.0.0.1/tasks"}, "DATABASE_URL"),
+        "malformed DATABASE_URL": (
+            {"DATABASE_URL": f"mysql://app:{sentinel}@127.0.0.1/tasks"},
+            "DATABASE_URL",
+        ),
         "PORT not a number": ({"DATABASE_URL": s.database_url, "PORT": "eighty"}, "PORT"),
         "PORT taken": ({"DATABASE_URL": s.database_url}, "taken"),
     }
@@ -212,7 +274,18 @@ def bad_configuration(s: Subject) -> Figures:
             blocker.bind(("127.0.0.1", port))
             blocker.listen()
         name = f"tat-{s.variant.name}-badconfig"
-        args = ["run", "-d", "--name", name, "--network", "host", "-e", "HOST=127.0.0.1", "-e", f"PORT={port}"]
+        args = [
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "host",
+            "-e",
+            "HOST=127.0.0.1",
+            "-e",
+            f"PORT={port}",
+        ]
         for key, value in env.items():
             args += ["-e", f"{key}={value}"]
         s.engine.docker("rm", "--force", name, check=False)
@@ -225,15 +298,23 @@ def bad_configuration(s: Subject) -> Figures:
             blocker.close()
         lines = [line for line in logs.splitlines() if line.strip()]
         expect(exit_code not in (None, 0), f"{case}: the container exited with {exit_code}")
-        expect(len(lines) == 1 and word in lines[0], f"{case}: expected one line naming {word}, got:\n{logs[-800:]}")
-        expect("Traceback" not in logs and sentinel not in logs, f"{case}: a traceback or the password in:\n{logs}")
+        expect(
+            len(lines) == 1 and word in lines[0],
+            f"{case}: expected one line naming {word}, got:\n{logs[-800:]}",
+        )
+        expect(
+            "Traceback" not in logs and sentinel not in logs,
+            f"{case}: a traceback or the password in:\n{logs}",
+        )
     return {"bad_config": f"{len(cases)}/{len(cases)}"}
 
 
 def wait_for_exit(s: Subject, name: str, timeout: float = 30.0) -> int | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = s.engine.docker("inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", name).stdout.split()
+        state = s.engine.docker(
+            "inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", name
+        ).stdout.split()
         if state[0] == "false":
             return int(state[1])
         time.sleep(0.2)

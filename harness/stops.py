@@ -41,9 +41,13 @@ def stops_during_startup(s: Subject) -> Figures:
         results.append(stop(s, c, delay))
     exits = Counter(code for code, _, _ in results)
     histogram = " ".join(f"{code}x{count}" for code, count in sorted(exits.items()))
-    return {"stops": len(results), "stop_exits": histogram, "stops_first_200_s": round(first_200, 2),
-            "stops_after_start": sum(started for _, started, _ in results),
-            "slowest_stop_s": round(max(took for _, _, took in results), 2)}
+    return {
+        "stops": len(results),
+        "stop_exits": histogram,
+        "stops_first_200_s": round(first_200, 2),
+        "stops_after_start": sum(started for _, started, _ in results),
+        "slowest_stop_s": round(max(took for _, _, took in results), 2),
+    }
 
 
 def stop(s: Subject, c: Container, delay: float) -> tuple[int, bool, float]:
@@ -55,8 +59,12 @@ def stop(s: Subject, c: Container, delay: float) -> tuple[int, bool, float]:
     c.remove()
     started = STARTED_LINE in logs
     where = f"stopped {delay:.2f} s after docker run ({'after' if started else 'before'} start)"
-    expect(code != 137 and took < DOCKER_GRACE_S - 1,
-           f"{where}: exit {code} after {took:.1f} s, Docker had to kill it:\n{logs[-1500:]}")
-    expect(code == 0 if started else code in (0, 143),
-           f"{where}: exit {code}, expected {'0' if started else '0 or 143'}:\n{logs[-1500:]}")
+    expect(
+        code != 137 and took < DOCKER_GRACE_S - 1,
+        f"{where}: exit {code} after {took:.1f} s, Docker had to kill it:\n{logs[-1500:]}",
+    )
+    expect(
+        code == 0 if started else code in (0, 143),
+        f"{where}: exit {code}, expected {'0' if started else '0 or 143'}:\n{logs[-1500:]}",
+    )
     return code, started, took

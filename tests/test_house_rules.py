@@ -19,7 +19,9 @@ MAX_COPIER_LINE = 200
 
 def ruff(*args: str) -> subprocess.CompletedProcess[str]:
     found = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    return subprocess.run([found, *args, "--no-cache", "."], cwd=ROOT, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [found, *args, "--no-cache", "."], cwd=ROOT, capture_output=True, text=True, check=False
+    )
 
 
 def test_repo_passes_ruff_check() -> None:

@@ -39,8 +39,14 @@ def postgres():
 
 def run_suite(python: Path, project: Project, **env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "DATABASE_URL"))}
-    out = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project.path,
-                         env={**clean, **env}, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project.path,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     summary = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr[-500:]
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary, summary
@@ -58,8 +64,14 @@ def test_project_suite_passes_on_postgres(python: Path, project: Project, postgr
 
 def test_missing_database_url_stops_with_one_line(python: Path, project: Project) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    out = subprocess.run([str(python), "-m", "app"], cwd=project.path, env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(python), "-m", "app"],
+        cwd=project.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode != 0
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "DATABASE_URL" in lines[0], out.stderr
