@@ -54,7 +54,8 @@ def mount_binfmt() -> None:
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise EmulationError(
-            f"Emulating another architecture needs the binfmt_misc filesystem, and `{' '.join(argv)}`"
+            "Emulating another architecture needs the binfmt_misc filesystem, and"
+            f" `{' '.join(argv)}`"
             f" failed ({result.stderr.strip()}): mount it as root on the host, then run again."
         )
 

@@ -31,12 +31,20 @@ class Project:
         return int(self.answers["port"])
 
 
-def render_project(answers: dict[str, Any], dest: Path, vcs_ref: str | None = "HEAD",
-                   template: Path = ROOT) -> Project:
+def render_project(
+    answers: dict[str, Any], dest: Path, vcs_ref: str | None = "HEAD", template: Path = ROOT
+) -> Project:
     """Copy the template with these answers (defaults for the rest) into dest."""
     with warnings.catch_warnings():
         # rendering the working tree of this repo during development is intended
         warnings.simplefilter("ignore", copier.errors.DirtyLocalWarning)
-        worker = copier.run_copy(str(template), dest, data=answers, defaults=True,
-                                 vcs_ref=vcs_ref, unsafe=True, quiet=True)
+        worker = copier.run_copy(
+            str(template),
+            dest,
+            data=answers,
+            defaults=True,
+            vcs_ref=vcs_ref,
+            unsafe=True,
+            quiet=True,
+        )
     return Project(Path(dest), dict(worker.answers.combined))

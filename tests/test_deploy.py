@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import deployment, deployment_updates, deployment_workflow, linters
+from harness import (
+    deployment,
+    deployment_kubernetes,
+    deployment_updates,
+    deployment_workflow,
+    linters,
+)
 from harness.deployment import PIECE_OF, PIECES, Piece
 from harness.net import LOCAL_OPENER, free_port
 from harness.render import Project, render_project
@@ -27,23 +33,46 @@ from harness.variants import ROOT
 # each registry kind with its own port and UID, so agreement is never agreement by default
 REGISTRY_ANSWERS = {
     "docker.io": {"registry": "docker.io", "port": 8000, "app_uid": 10001},
-    "ghcr.io": {"registry": "ghcr.io", "port": 9000, "app_uid": 20001, "registry_namespace": "acme",
-                "platforms": "linux/amd64"},
-    "custom": {"registry": "custom", "registry_host": "registry.example.com:5000",
-               "registry_namespace": "team/apis", "port": 18080, "app_uid": 4242},
+    "ghcr.io": {
+        "registry": "ghcr.io",
+        "port": 9000,
+        "app_uid": 20001,
+        "registry_namespace": "acme",
+        "platforms": "linux/amd64",
+    },
+    "custom": {
+        "registry": "custom",
+        "registry_host": "registry.example.com:5000",
+        "registry_namespace": "team/apis",
+        "port": 18080,
+        "app_uid": 4242,
+    },
     "none": {"registry": "none", "port": 65535, "app_uid": 1},
 }
-CASES = [{"ci": ci, "compose": compose, "kubernetes": k8s, **REGISTRY_ANSWERS[registry]}
-         for ci, compose, k8s, registry in itertools.product(["github", "none"], [True, False], [True, False],
-                                                             REGISTRY_ANSWERS)]
-CASES += [{"ci": "none", "compose": False, "kubernetes": True, "kubernetes_hpa": False, **REGISTRY_ANSWERS[r]}
-          for r in ("docker.io", "none")]
+CASES = [
+    {"ci": ci, "compose": compose, "kubernetes": k8s, **REGISTRY_ANSWERS[registry]}
+    for ci, compose, k8s, registry in itertools.product(
+        ["github", "none"], [True, False], [True, False], REGISTRY_ANSWERS
+    )
+]
+CASES += [
+    {
+        "ci": "none",
+        "compose": False,
+        "kubernetes": True,
+        "kubernetes_hpa": False,
+        **REGISTRY_ANSWERS[r],
+    }
+    for r in ("docker.io", "none")
+]
 
 
 def case_id(case: dict[str, Any]) -> str:
     hpa = "" if case.get("kubernetes_hpa", True) else "-nohpa"
-    return (f"ci={case['ci']}-compose={'yes' if case['compose'] else 'no'}-"
-            f"k8s={'yes' if case['kubernetes'] else 'no'}{hpa}-{case['registry']}")
+    return (
+        f"ci={case['ci']}-compose={'yes' if case['compose'] else 'no'}-"
+        f"k8s={'yes' if case['kubernetes'] else 'no'}{hpa}-{case['registry']}"
+    )
 
 
 def cases_with(piece: Piece | None = None) -> list[Any]:
@@ -79,10 +108,14 @@ def test_pieces_render_exactly_when_chosen(project: Project) -> None:
     for piece in PIECES:
         chosen = piece.chosen(project.answers)
         for path in piece.paths:
-            assert (project.path / path).exists() == chosen, f"{path} exists={not chosen} with {piece.question}"
+            assert (project.path / path).exists() == chosen, (
+                f"{path} exists={not chosen} with {piece.question}"
+            )
         assert (piece.criterion in criteria) == chosen, f"{piece.criterion} in spec={not chosen}"
     if not any(p.chosen(project.answers) for p in PIECES):
-        leftovers = [p for p in (".github", "compose.yaml", "deploy") if (project.path / p).exists()]
+        leftovers = [
+            p for p in (".github", "compose.yaml", "deploy") if (project.path / p).exists()
+        ]
         assert not leftovers, f"everything off, yet rendered {leftovers}"
 
 
@@ -92,7 +125,9 @@ def test_readme_says_how_to_use_each_chosen_piece(project: Project) -> None:
     a = project.answers
     assert ("docker compose up --build" in readme) == a["compose"]
     assert ("kubectl apply -k deploy/kubernetes" in readme) == a["kubernetes"]
-    assert ("secret generic" in readme) == a["kubernetes"], "the README must say how to create the Secret"
+    assert ("secret generic" in readme) == a["kubernetes"], (
+        "the README must say how to create the Secret"
+    )
     names_secrets = "REGISTRY_USERNAME" in readme and "REGISTRY_PASSWORD" in readme
     assert names_secrets == (a["ci"] == "github" and a["registry"] in ("docker.io", "custom"))
     assert ("`packages: write`" in readme) == (a["ci"] == "github" and a["registry"] == "ghcr.io")
@@ -117,7 +152,11 @@ def test_workflow_passes_schema_actionlint_and_zizmor(project: Project) -> None:
 def test_workflow_pushes_where_the_answers_say(project: Project) -> None:
     problems = deployment.workflow_disagreements(project.path, project.answers)
     assert not problems, "\n".join(problems)
-    secrets = {"docker.io": "REGISTRY_PASSWORD", "custom": "REGISTRY_PASSWORD", "ghcr.io": "GITHUB_TOKEN"}
+    secrets = {
+        "docker.io": "REGISTRY_PASSWORD",
+        "custom": "REGISTRY_PASSWORD",
+        "ghcr.io": "GITHUB_TOKEN",
+    }
     text = (project.path / deployment.WORKFLOW).read_text()
     assert ("secrets." in text) == (project.answers["registry"] != "none")
     if project.answers["registry"] != "none":
@@ -234,29 +273,42 @@ def test_compose_agrees_with_the_image_and_answers(project: Project) -> None:
 @pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-16"]), indirect=True)
 def test_kubernetes_manifests_pass_strict_validation(project: Project) -> None:
     files = sorted((project.path / deployment.KUBERNETES).glob("*.yaml"))
-    problems = lint_once("kubernetes", files, lambda: deployment.lint_kubernetes(project.path))
+    problems = lint_once(
+        "kubernetes", files, lambda: deployment_kubernetes.lint_kubernetes(project.path)
+    )
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-16"]), indirect=True)
 def test_deployment_agrees_with_the_image_and_answers(project: Project) -> None:
-    problems = deployment.kubernetes_disagreements(project.path, project.answers)
+    problems = deployment_kubernetes.kubernetes_disagreements(project.path, project.answers)
     assert not problems, "\n".join(problems)
 
 
 # --------------------------------------------------- the linters can say no, offline
 def test_linters_find_planted_mistakes(tmp_path: Path) -> None:
     workflow = tmp_path / "ci.yml"
-    workflow.write_text("on: push\npermissions: write-all\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-                        "      - uses: actions/checkout@v4\n      - run: echo ${{ github.event.pull_request.title }}\n"
-                        "      - run: echo ${{ github.nope }}\n")
-    assert linters.zizmor_problems(workflow), "zizmor accepted an unpinned, over-privileged, injectable workflow"
-    assert linters.actionlint_problems(workflow), "actionlint accepted an undefined context property"
+    workflow.write_text(
+        "on: push\npermissions: write-all\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+        "      - run: echo ${{ github.nope }}\n"
+    )
+    assert linters.zizmor_problems(workflow), (
+        "zizmor accepted an unpinned, over-privileged, injectable workflow"
+    )
+    assert linters.actionlint_problems(workflow), (
+        "actionlint accepted an undefined context property"
+    )
     workflow.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n")
-    assert linters.json_schema_problems(workflow, "vendor.github-workflows"), "the schema accepted `stepz`"
+    assert linters.json_schema_problems(workflow, "vendor.github-workflows"), (
+        "the schema accepted `stepz`"
+    )
     compose = tmp_path / "compose.yaml"
     compose.write_text("services:\n  app:\n    image: x\n    helthcheck: {}\n")
-    assert linters.json_schema_problems(compose, "vendor.compose-spec"), "the compose schema accepted `helthcheck`"
+    assert linters.json_schema_problems(compose, "vendor.compose-spec"), (
+        "the compose schema accepted `helthcheck`"
+    )
     manifest = tmp_path / "service.yaml"
     manifest.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  prots: []\n")
     assert linters.kubernetes_problems([manifest]), "strict validation accepted `prots`"
@@ -272,11 +324,25 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     project = render_project(answers, tmp_path_factory.mktemp("served") / "project")
     python = project_python()
     # as in a container: no proxy, no test settings, only what the manifests give
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TEST_", "DATABASE_URL", "PORT", "HOST")) and not k.lower().endswith("_proxy")}
-    env |= {"DATABASE_URL": f"sqlite:///{project.path / 'served.db'}", "PORT": str(project.port), "HOST": "127.0.0.1"}
-    server = subprocess.Popen([str(python), "-m", "app"], cwd=project.path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TEST_", "DATABASE_URL", "PORT", "HOST"))
+        and not k.lower().endswith("_proxy")
+    }
+    env |= {
+        "DATABASE_URL": f"sqlite:///{project.path / 'served.db'}",
+        "PORT": str(project.port),
+        "HOST": "127.0.0.1",
+    }
+    server = subprocess.Popen(
+        [str(python), "-m", "app"],
+        cwd=project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and server.poll() is None:
         with socket.socket() as s:
@@ -294,16 +360,24 @@ def served(tmp_path_factory: pytest.TempPathFactory):
 def run_probe(command: list[str], python: Path, project: Project, env: dict[str, str]) -> int:
     """Run a probe command as declared, with the image's venv python swapped for the host's."""
     argv = [str(python) if part == "/opt/venv/bin/python" else part for part in command]
-    return subprocess.run(argv, cwd=project.path, env=env, capture_output=True, timeout=30).returncode
+    return subprocess.run(
+        argv, cwd=project.path, env=env, capture_output=True, timeout=30
+    ).returncode
 
 
 def test_compose_healthcheck_runs_against_the_real_app(served) -> None:
     project, python, env = served
-    test = yaml.safe_load((project.path / deployment.COMPOSE).read_text())["services"]["app"]["healthcheck"]["test"]
+    test = yaml.safe_load((project.path / deployment.COMPOSE).read_text())["services"]["app"][
+        "healthcheck"
+    ]["test"]
     assert test[0] == "CMD"
-    assert run_probe(test[1:], python, project, env) == 0, "the compose probe fails on a healthy app"
+    assert run_probe(test[1:], python, project, env) == 0, (
+        "the compose probe fails on a healthy app"
+    )
     other = {**env, "PORT": str(free_port(exclude={project.port}))}
-    assert run_probe(test[1:], python, project, other) != 0, "the compose probe passes with nothing listening"
+    assert run_probe(test[1:], python, project, other) != 0, (
+        "the compose probe passes with nothing listening"
+    )
 
 
 def test_kubernetes_probes_answer_on_the_real_app(served) -> None:
@@ -315,7 +389,9 @@ def test_kubernetes_probes_answer_on_the_real_app(served) -> None:
         spec = container[probe]
         action = spec.get("httpGet") or spec["tcpSocket"]
         port = named.get(action["port"], action["port"])
-        assert port == project.port, f"{probe} targets port {port}, the app listens on {project.port}"
+        assert port == project.port, (
+            f"{probe} targets port {port}, the app listens on {project.port}"
+        )
         if "httpGet" in spec:
             with LOCAL_OPENER.open(f"http://127.0.0.1:{port}{action['path']}", timeout=5) as resp:
                 assert resp.status == 200, f"{probe} GET {action['path']} answered {resp.status}"
