@@ -165,16 +165,29 @@ def run_recipe(recipe: Recipe, tarball: Path) -> None:
         raise BaseImageError(f"{name} failed: fix {cause} and run again.\n{tail(result.stderr)}")
 
 
-def import_flags(recipe: Recipe, digest: str) -> list[str]:
+def image_changes(recipe: Recipe, digest: str) -> list[str]:
     description = f"Stand-in for {recipe.official} ({recipe.arch}), built from Debian packages"
-    changes = [
+    return [
         *recipe.changes,
         f'LABEL org.opencontainers.image.description="{description}"',
         f'LABEL {LABEL_FOR}="{recipe.official}"',
         f'LABEL {LABEL_RECIPE}="{digest}"',
     ]
-    platform = ("--platform", f"linux/{recipe.arch}")  # the image's architecture, as built
-    return [*platform, *(flag for change in changes for flag in ("--change", change))]
+
+
+def import_rootfs(engine: Engine, recipe: Recipe, digest: str, tarball: Path) -> None:
+    """The recipe's tree as an image of its own architecture."""
+    changes = image_changes(recipe, digest)
+    if recipe.arch == ARCH:
+        flags = [flag for change in changes for flag in ("--change", change)]
+        engine.docker("import", *flags, str(tarball), recipe.image, timeout=BUILD_TIMEOUT)
+        return
+    # docker import stamps the engine's own arch on every image: another arch is built instead.
+    dockerfile = ["FROM scratch", f"ADD {tarball.name} /", *changes]
+    (tarball.parent / "Dockerfile").write_text("\n".join(dockerfile) + "\n")
+    platform = ("--platform", f"linux/{recipe.arch}")
+    build = ("build", "--network", "host", *platform, "-t", recipe.image, str(tarball.parent))
+    engine.docker(*build, timeout=BUILD_TIMEOUT)
 
 
 def image_labels(engine: Engine, image: str) -> dict[str, str] | None:
@@ -202,9 +215,8 @@ def build_standin(engine: Engine, recipe: Recipe, digest: str) -> None:
     with tempfile.TemporaryDirectory(prefix="standin-") as scratch:
         tarball = Path(scratch) / "rootfs.tar"
         run_recipe(recipe, tarball)
-        flags = import_flags(recipe, digest)
         try:
-            engine.docker("import", *flags, str(tarball), recipe.image, timeout=BUILD_TIMEOUT)
+            import_rootfs(engine, recipe, digest, tarball)
         except DockerCommandError as exc:
             failed = f"Importing the stand-in for {recipe.official} failed"
             raise BaseImageError(f"{failed}.\n{exc.stderr_tail}") from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from harness.emulation import is_emulated
 from harness.engine import DockerCommandError, Engine, EngineError
 
 if TYPE_CHECKING:
@@ -19,11 +20,16 @@ class BaseImageError(EngineError):
     """A stand-in base image could not be built; the message says what to do."""
 
 
+def timeout_for(recipe: Recipe) -> float:
+    # Under qemu, making a venv with pip took about 2 minutes on a busy 2-core machine.
+    return 600.0 if is_emulated(f"linux/{recipe.arch}") else 120.0
+
+
 def run_in(engine: Engine, recipe: Recipe, entrypoint: str, *argv: str) -> str:
     image = recipe.image
     run = ("run", "--rm", *host_platform(recipe), "--entrypoint", entrypoint, image, *argv)
     try:
-        return engine.docker(*run, timeout=120).stdout
+        return engine.docker(*run, timeout=timeout_for(recipe)).stdout
     except DockerCommandError as exc:
         remedy = f"fix its recipe, or remove it (`docker rmi {image}`) and run again"
         failed = f"The stand-in {image} fails its check"
@@ -46,7 +52,7 @@ def verify(engine: Engine, recipe: Recipe) -> None:
         run_in(engine, recipe, "/bin/sh", "-c", script)
         return
     shell = ("run", "--rm", *host_platform(recipe), "--entrypoint", "/bin/sh", image, "-c", "true")
-    if engine.docker(*shell, check=False, timeout=120).returncode == 0:
+    if engine.docker(*shell, check=False, timeout=timeout_for(recipe)).returncode == 0:
         wrong = f"The stand-in {image} has a shell, unlike {recipe.official}"
         raise BaseImageError(f"{wrong}: fix its recipe.")
 
