@@ -69,8 +69,12 @@ def compile_into(venv: str, out: str) -> int:
             continue
         target = out + importlib.util.cache_from_source(source)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        py_compile.compile(source, cfile=target, doraise=True,
-                           invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+        py_compile.compile(
+            source,
+            cfile=target,
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+        )
         count += 1
     return count
 
