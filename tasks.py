@@ -6,7 +6,7 @@
     python3 tasks.py matrix -v slim-313   # the container tier for some variants, with its table
     python3 tasks.py standins             # make (or find) every base image the matrix needs
     python3 tasks.py update-diff ../my-api # what `copier update` would change there (dry run)
-    python3 tasks.py bench                # rendered image beside the naive one: docs/benchmarks.md
+    python3 tasks.py bench                # rendered, naive and peer images: docs/benchmarks.md
 
 On first use it makes .venv with requirements-dev.txt and re-runs itself there.
 """
@@ -155,7 +155,7 @@ def bench(
     ),
     out: Path = typer.Option(ROOT / "docs", "--out", help="where benchmarks.md and its chart go"),
 ) -> None:
-    """Rendered image against the naive single-stage recipe, side by side: docs/benchmarks.md."""
+    """Rendered image against naive and the peer recipes, side by side: docs/benchmarks.md."""
     from benchmarks.figures import BenchSettings
     from benchmarks.run import run_bench
 

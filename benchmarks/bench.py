@@ -17,6 +17,7 @@ from benchmarks.build_phases import code_rebuilds, cold_builds, deps_rebuilds
 from benchmarks.contenders import NAIVE, RENDERED, Contender, main_contenders, proposal_contenders
 from benchmarks.dockerfiles import cache_targets
 from benchmarks.figures import BenchSettings, ContenderResult, VariantResult
+from benchmarks.peer_recipes import floor_contender, peer_contenders
 from benchmarks.run_phases import census, loads, prepare_databases, starts
 from harness.base_images import BaseImage, resolve_base
 from harness.engine import Engine
@@ -84,7 +85,8 @@ class VariantBench:
             raise VariantNotBenchable(self.base.reason)
         if not self.has_pip(self.base.image):
             raise VariantNotBenchable(
-                f"the naive recipe needs pip in the base, and {source} has none"
+                f"the naive and peer recipes install with the base's pip, and {source} has none"
+                " (no baseline that first installs pip is written yet)"
             )
         self.base_bytes = int(
             self.engine.docker("image", "inspect", "--format", "{{.Size}}", self.base.image).stdout
@@ -99,7 +101,7 @@ class VariantBench:
             if not builder.image:
                 raise VariantNotBenchable(builder.reason)
             self.build_args["BUILDER_IMAGE"] = builder.image
-        contenders = main_contenders(project.path)
+        contenders = [*main_contenders(project.path), *peer_contenders(), floor_contender()]
         notes: list[str] = []
         if self.settings.proposals:
             extra, skipped = proposal_contenders(project.path)
@@ -112,6 +114,7 @@ class VariantBench:
                     contender.key, contender.label, contender.proposal, contender.image_of
                 ),
             )
+            entry.result.facts.update(workers=contender.workers, peer=contender.peer)
             if contender.builds:
                 entry.context = self.workdir / contender.key
                 shutil.copytree(project.path, entry.context)
@@ -133,19 +136,8 @@ class VariantBench:
         )
 
     def has_pip(self, image: str) -> bool:
-        probe = self.engine.docker(
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--entrypoint",
-            "python3",
-            image,
-            "-m",
-            "pip",
-            "--version",
-            check=False,
-            timeout=120,
+        probe = runs.offline_python(
+            self.engine, image, "-m", "pip", "--version", check=False, timeout=120
         )
         return probe.returncode == 0
 

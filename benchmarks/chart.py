@@ -10,6 +10,7 @@ from html import escape
 
 from benchmarks.contenders import NAIVE
 from benchmarks.figures import FIGURES, VariantResult
+from benchmarks.peer_recipes import FLOOR
 from benchmarks.stats import ratio
 
 WIDTH = 900
@@ -19,7 +20,7 @@ VALUE_X = 742  # the column of printed ratios
 BAR_HEIGHT = 14
 GAP = 8
 TOP = 84
-COLOURS = ("#2b6cb0", "#dd6b20", "#2f855a", "#805ad5", "#b7791f")
+COLOURS = ("#2b6cb0", "#dd6b20", "#2f855a", "#805ad5", "#b7791f", "#c53030", "#319795")
 SPAN = 2.0  # log2 range each side of 1.0: from 0.25x to 4x; beyond is drawn to the edge
 
 
@@ -36,7 +37,7 @@ def verdict(value: float, higher_is_better: bool) -> str:
 
 def chart_svg(result: VariantResult, title: str) -> str:
     naive = result.contender(NAIVE)
-    shown = [c for c in result.contenders if c.key != NAIVE]
+    shown = [c for c in result.contenders if c.key not in (NAIVE, FLOOR)]
     colour = {c.key: COLOURS[i % len(COLOURS)] for i, c in enumerate(shown)}
     legend_rows = (len(shown) + 1) // 2  # two legend entries per line
     top = TOP + 16 * (legend_rows - 1)

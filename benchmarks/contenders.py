@@ -33,6 +33,9 @@ class Contender:
     extra_files: dict[str, Path] = field(default_factory=dict)  # context path -> source file
     proposal: str = ""  # the template change it stands for (proposals only)
     loads: bool = True  # False: serving is the same as another contender's, so no CRUD load
+    workers: int = 1  # server processes answering requests, so throughput compares like for like
+    peer: bool = False  # a recipe users pick instead of the template (benchmarks/peers/)
+    database_of: str | None = None  # share that contender's database (it applies the migrations)
 
     @property
     def builds(self) -> bool:
@@ -47,6 +50,7 @@ def main_contenders(project_dir: Path) -> list[Contender]:
             RENDERED_RUN,
             (project_dir / "Dockerfile").read_text(),
             deps_marker="/opt/venv /opt/venv",
+            workers=our_workers(),
         ),
         Contender(
             NAIVE,
@@ -60,6 +64,11 @@ def main_contenders(project_dir: Path) -> list[Contender]:
 
 def available_cpus() -> int:
     return len(os.sched_getaffinity(0))
+
+
+def our_workers() -> int:
+    """The rendered image's default worker count (gunicorn.conf.py): one per CPU, at most 4."""
+    return max(1, min(available_cpus(), 4))
 
 
 def proposal_contenders(project_dir: Path) -> tuple[list[Contender], list[str]]:
@@ -103,5 +112,8 @@ def proposal_contenders(project_dir: Path) -> tuple[list[Contender], list[str]]:
     )
     for key, label, env, proposal in settings:
         run = RunSpec({**RENDERED_RUN.env, **env})
-        found.append(Contender(key, label, run, image_of=RENDERED, proposal=proposal))
+        workers = int(env.get("WEB_CONCURRENCY", our_workers()))
+        found.append(
+            Contender(key, label, run, image_of=RENDERED, proposal=proposal, workers=workers)
+        )
     return found, skipped

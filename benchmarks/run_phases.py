@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from benchmarks import runs
+from benchmarks.contenders import RENDERED
 from harness.net import free_port
 from harness.wrk import WrkError, run_crud_mix, seed_tasks
 
@@ -20,6 +21,13 @@ MB = 1e6
 
 def prepare_databases(bench: VariantBench) -> None:
     for s in bench.contender_runs:
+        if s.contender.database_of:  # a later contender: the one it shares with is ready
+            s.database = next(
+                o.database
+                for o in bench.contender_runs
+                if o.contender.key == s.contender.database_of
+            )
+            continue
         s.database = f"bench_{bench.token}_{s.contender.key}".replace("-", "_")
         bench.postgres.psql(f"DROP DATABASE IF EXISTS {s.database}")
         bench.postgres.psql(f"CREATE DATABASE {s.database} OWNER {bench.postgres.user}")
@@ -40,6 +48,12 @@ def census(bench: VariantBench) -> None:
         )
         s.result.facts["compiled_at_each_start"] = len(missing)
         s.result.facts["compiled_at_each_start_examples"] = missing[:8]
+        if s.contender.key == RENDERED:  # the start floor: importing the app, in-process
+            seconds = sorted(
+                runs.import_seconds(bench.engine, bench.image_for(s))
+                for _ in range(bench.settings.runs)
+            )
+            s.result.facts["app_import_s"] = round(seconds[len(seconds) // 2], 3)
 
 
 def failed_start(bench: VariantBench, s: ContenderRun, why: runs.StartFailed) -> None:

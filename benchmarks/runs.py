@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,12 +70,17 @@ class RunSpec:
 
     env: dict[str, str]
     command: tuple[str, ...] = ()
+    entrypoint: str = ""  # "": the image's own
+    mounts: tuple[tuple[str, str], ...] = ()  # (host path, container path), read-only
 
     def argv(
         self, image: str, name: str, port: int, database_url: str, extra_env: dict[str, str]
     ) -> list[str]:
         env = {k: v.format(port=port) for k, v in {**self.env, **extra_env}.items()}
         args = host_run_args(name, {"DATABASE_URL": database_url, **env})
+        args += ["--entrypoint", self.entrypoint] if self.entrypoint else []
+        for source, target in self.mounts:
+            args += ["--volume", f"{source}:{target}:ro"]
         return [*args, image, *(part.format(port=port) for part in self.command)]
 
 
@@ -162,10 +168,32 @@ def kib_field(text: str, name: str) -> int:
 
 def deps_size(engine: Engine, image: str) -> dict[str, object]:
     """The installed runtime dependencies (the site-packages that holds fastapi)."""
-    out = engine.docker(
-        "run", "--rm", "--network", "none", "--entrypoint", "python3", image, "-c", DEPS_SIZE_SCRIPT
-    ).stdout
+    out = offline_python(engine, image, "-c", DEPS_SIZE_SCRIPT).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+# Run inside the image: seconds to import the app module, in-process (the start floor).
+IMPORT_TIME_SCRIPT = """
+import sys, time
+sys.path.insert(0, ".")
+began = time.perf_counter()
+import app.main
+print(time.perf_counter() - began)
+"""
+
+
+def offline_python(
+    engine: Engine, image: str, *args: str, check: bool = True, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The image's python3 with args, in a throwaway container with no network."""
+    run = ("run", "--rm", "--network", "none", "--entrypoint", "python3", image)
+    return engine.docker(*run, *args, check=check, timeout=timeout)
+
+
+def import_seconds(engine: Engine, image: str) -> float:
+    """How long `import app.main` takes inside the image, interpreter start not counted."""
+    out = offline_python(engine, image, "-c", IMPORT_TIME_SCRIPT).stdout
+    return float(out.strip().splitlines()[-1])
 
 
 def imported_at_start(logs: str) -> list[str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from benchmarks.contenders import NAIVE, RENDERED
-from benchmarks.figures import FIGURES, ContenderResult, VariantResult
+from benchmarks.figures import FIGURE_BY_KEY, FIGURES, ContenderResult, VariantResult
+from benchmarks.peer_recipes import FLOOR
 from benchmarks.stats import ratio
-from benchmarks.targets import judge, judge_variant
+from benchmarks.targets import best_peer, judge, judge_variant, peers
 
 
 def cell(c: ContenderResult, key: str) -> str:
@@ -23,26 +24,80 @@ def ratio_cell(c: ContenderResult, naive: ContenderResult, key: str) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def compared(result: VariantResult) -> list[ContenderResult]:
+    """The images the main tables show: rendered, naive and the peers (not the floor)."""
+    return [c for c in result.contenders if c.key in (RENDERED, NAIVE) or c.facts.get("peer")]
+
+
+def shown_cell(c: ContenderResult, key: str) -> str:
+    return "same image" if FIGURE_BY_KEY[key].from_build and c.image_of else cell(c, key)
+
+
+def best_peer_cell(result: VariantResult, key: str) -> str:
+    rendered = result.contender(RENDERED)
+    if not FIGURE_BY_KEY[key].from_build:
+        same = [c for c in peers(result) if c.facts.get("workers") == rendered.facts.get("workers")]
+        if key in ("rps", "p50_ms", "p99_ms", "idle_rss_mb", "idle_pss_mb") and same:
+            peer = best_peer(same, key)
+        else:
+            peer = best_peer(peers(result), key)
+    else:
+        peer = best_peer(peers(result), key, built=True)
+    if peer is None:
+        return "-"
+    return f"{ratio_cell(rendered, peer, key)} ({peer.key})"
+
+
 def figures_table(result: VariantResult) -> list[str]:
-    shown = [c for c in result.contenders if c.key in (RENDERED, NAIVE)]
-    rendered, naive = result.contender(RENDERED), result.contender(NAIVE)
+    shown = compared(result)
     lines = [
         "| Figure | "
-        + " | ".join(f"{c.label}: median (min-max)" for c in shown)
-        + " | rendered / naive |",
-        "|---|" + "---:|" * (len(shown) + 1),
+        + " | ".join(c.label for c in shown)
+        + " | rendered / naive | rendered / best peer |",
+        "|---|" + "---:|" * (len(shown) + 2),
     ]
     for f in FIGURES:
         lines.append(
             f"| {f.label} ({f.unit}) | "
-            + " | ".join(cell(c, f.key) for c in shown)
-            + f" | {ratio_cell(rendered, naive, f.key)} |"
+            + " | ".join(shown_cell(c, f.key) for c in shown)
+            + f" | {ratio_cell(result.contender(RENDERED), result.contender(NAIVE), f.key)}"
+            + f" | {best_peer_cell(result, f.key)} |"
+        )
+    return lines
+
+
+def limits_table(result: VariantResult) -> list[str]:
+    """Each figure's floor (what no recipe can beat on this base) and our distance to it."""
+    r = result.contender(RENDERED)
+    base_mb, deps_mb = result.base.get("size_mb"), r.median("deps_mb")
+    size, start, rps = r.median("image_mb"), r.median("start_s"), r.median("rps")
+    imported = r.facts.get("app_import_s")
+    floor = next((c for c in result.contenders if c.key == FLOOR), None)
+    floor_rps = floor.median("rps") if floor else None
+    lines = ["| Figure | Floor | Rendered | Distance |", "|---|---|---|---|"]
+    if size is not None and deps_mb is not None and base_mb is not None:
+        lines.append(
+            f"| Image size | base {base_mb:.1f} MB + installed dependencies {deps_mb:.1f} MB"
+            f" = {base_mb + deps_mb:.1f} MB | {size:.1f} MB"
+            f" | +{size - base_mb - deps_mb:.1f} MB ({size / (base_mb + deps_mb):.2f}x) |"
+        )
+    if start is not None and imported:
+        lines.append(
+            f"| Start to first 200 | `import app.main` in-process in the image: {imported:.2f} s"
+            f" | {start:.2f} s | +{start - imported:.2f} s ({start / imported:.1f}x) |"
+        )
+    if rps is not None and floor_rps:
+        p99 = f", p99 {floor.median('p99_ms'):.1f} ms" if floor and floor.median("p99_ms") else ""
+        lines.append(
+            f"| CRUD throughput | plain ASGI app (benchmarks/floor_app.py), one single-row"
+            f" statement per request, same gunicorn settings and {r.facts.get('workers')} workers:"
+            f" {floor_rps:.0f} req/s{p99} | {rps:.0f} req/s | {rps / floor_rps:.2f}x the floor |"
         )
     return lines
 
 
 def facts_table(result: VariantResult) -> list[str]:
-    shown = [c for c in result.contenders if c.key in (RENDERED, NAIVE)]
+    shown = compared(result)
     rows = [
         (
             "Dependency layer reused by the code-only rebuilds"
@@ -50,6 +105,7 @@ def facts_table(result: VariantResult) -> list[str]:
             "deps_layer_reused",
         ),
         ("Dependencies reinstalled by the dependency-change rebuilds", "deps_reinstalled"),
+        ("Server processes (workers)", "workers"),
         ("Where the dependencies are installed", "deps_path"),
         ("Bytecode within the installed dependencies (MB)", "deps_bytecode_mb"),
         (
@@ -75,7 +131,7 @@ def facts_table(result: VariantResult) -> list[str]:
 
 
 def targets_table(result: VariantResult) -> list[str]:
-    lines = ["| Target | Measured (rendered / naive) | Met |", "|---|---|---|"]
+    lines = ["| Target | Measured (rendered / best peer) | Met |", "|---|---|---|"]
     for v in judge_variant(result):
         met = "n/a" if v.met is None else ("yes" if v.met else "no")
         lines.append(f"| {v.target} | {v.measured} | {met} |")
@@ -110,7 +166,7 @@ def proposals_table(result: VariantResult) -> list[str]:
                 f"{cell(c, f.key).split(' ')[0]} ({ratio_cell(c, naive, f.key)} naive, "
                 f"{ratio_cell(c, rendered, f.key)} rendered)"
             )
-        met = [v for v in judge(c, naive, None) if v.met is not None]
+        met = [v for v in judge(c, result) if v.met is not None]
         verdict = ", ".join(f"{v.short} {'met' if v.met else 'unmet'}" for v in met)
         what = c.proposal or "current template (for reference)"
         lines.append(f"| **{c.label}**: {what} | " + " | ".join(cells) + f" | {verdict} |")

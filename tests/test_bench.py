@@ -18,6 +18,7 @@ from benchmarks.builds import install_step_cached
 from benchmarks.contenders import NAIVE, RENDERED
 from benchmarks.dockerfiles import cache_targets, startup_bytecode_dockerfile, with_cache_ids
 from benchmarks.figures import FIGURES, BenchSettings
+from benchmarks.peer_recipes import FLOOR
 from benchmarks.run import run_bench
 from harness.net import free_port
 from harness.variants import ROOT
@@ -147,12 +148,19 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.container
-def test_bench_measures_every_figure_for_both_images(bench_run) -> None:
+def test_bench_measures_every_figure_for_every_image(bench_run) -> None:
     assert [r.variant for r in bench_run.results] == ["default"], bench_run.skipped
     result = bench_run.results[0]
-    for key in (RENDERED, NAIVE):
+    peers = [c.key for c in result.contenders if c.facts.get("peer")]
+    assert {"fastapi-docs", "full-stack", "docker-init"} <= set(peers), peers
+    for key in (RENDERED, NAIVE, *peers):
         contender = result.contender(key)
-        missing = [f.key for f in FIGURES if contender.median(f.key) is None]
+        # a settings-only contender runs another's image, so it has no build figures of its own
+        missing = [
+            f.key
+            for f in FIGURES
+            if contender.median(f.key) is None and not (f.from_build and contender.image_of)
+        ]
         assert not missing, f"{key}: no value for {missing}"
         for fact in (
             "deps_layer_reused",
@@ -160,7 +168,10 @@ def test_bench_measures_every_figure_for_both_images(bench_run) -> None:
             "compiled_at_each_start",
             "load_errors",
         ):
-            assert fact in contender.facts, f"{key}: no {fact}"
+            assert contender.image_of or fact in contender.facts, f"{key}: no {fact}"
+    floor = result.contender(FLOOR)
+    assert floor.median("rps") and floor.facts["load_errors"] == 0, floor.facts
+    assert 0 < result.contender(RENDERED).facts["app_import_s"] < 30
 
 
 @pytest.mark.container
@@ -174,8 +185,19 @@ def test_bench_writes_report_chart_and_data(bench_run) -> None:
         assert row is not None, f"no row for {figure.label}"
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert "-" not in cells[1:], f"a missing value in: {row}"
-    for words in ("CPUs available", "Docker Engine", "Base image", "rendered / naive", "Targets"):
+    for words in (
+        "CPUs available",
+        "Docker Engine",
+        "Base image",
+        "rendered / naive",
+        "rendered / best peer",
+        "Targets",
+        "Floors",
+        "plain ASGI app",
+        "import app.main",
+    ):
         assert words in text
     assert (out / "benchmarks.svg").read_text().startswith("<svg")
     data = json.loads((out / "benchmarks.json").read_text())
-    assert {c["key"] for c in data["variants"][0]["contenders"]} == {RENDERED, NAIVE}
+    keys = {c["key"] for c in data["variants"][0]["contenders"]}
+    assert {RENDERED, NAIVE, FLOOR, "fastapi-docs", "full-stack", "docker-init"} <= keys
