@@ -40,6 +40,7 @@ def build_image(
     secrets: BuildSecrets,
     log_path: Path,
     target: str | None = None,
+    platform: str | None = None,
 ) -> Image:
     """docker build with host networking; the full build log goes to log_path."""
     with tempfile.TemporaryDirectory(prefix="build-secrets-") as tmp:
@@ -56,6 +57,8 @@ def build_image(
             args += ["--secret", f"id=index_url,src={index_file}"]
         if target:
             args += ["--target", target]
+        if platform:  # another architecture, built under emulation
+            args += ["--platform", platform]
         started = time.monotonic()
         result = engine.docker(*args, str(project_dir), check=False)
         seconds = time.monotonic() - started

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def builds(s: Subject) -> Figures:
     expect(s.image.size_bytes > 0, f"{s.image.tag} has no size after the build")
-    return {"build_s": round(s.image.build_seconds, 1)}
+    return {"build_s": round(s.image.build_seconds, 1), "platform": s.platform}
 
 
 def lint(s: Subject) -> Figures:
@@ -115,7 +115,7 @@ def pull_and_run(s: Subject) -> Figures:
     if s.project.answers["registry"] == "none":
         s.engine.docker("load", "-i", str(s.archive))
     else:
-        s.engine.docker("pull", s.push_ref)
+        s.engine.docker("pull", *s.platform_args, s.push_ref)
         s.engine.docker("tag", s.push_ref, s.image.tag)
     now = s.engine.docker("image", "inspect", "--format", "{{.Id}}", s.image.tag).stdout.strip()
     expect(now == s.image.id, f"the image came back as {now}, not {s.image.id}")

@@ -18,6 +18,7 @@ class Row:
     build_s: float | None = None
     first_200_s: float | None = None
     healthy_s: float | None = None
+    platform: str | None = None  # "linux/arm64": what the build check built for
     extra: dict[str, Any] = field(default_factory=dict)  # reliability figures, by name
     passed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
@@ -97,6 +98,7 @@ class MatrixReport:
             f"{len(self.rows)} variants: {c['built']} built ({c['stand-in']} on stand-in bases), "
             f"{c['skipped']} skipped"
         )
+        out += self.build_times_by_platform()
         built = [r for r in self.rows.values() if r.extra]
         if built:
             out += ["", "reliability figures (a column per check)"]
@@ -108,6 +110,22 @@ class MatrixReport:
                 ],
             )
         return "\n".join(out)
+
+    def build_times_by_platform(self) -> list[str]:
+        """Each other-platform row's build time beside its twin's (slim-313-arm64, slim-313)."""
+        lines = []
+        for r in self.rows.values():
+            arch = (r.platform or "").rpartition("/")[2]
+            twin = self.rows.get(r.variant.removesuffix(f"-{arch}"))
+            if twin is None or twin is r or r.build_s is None:
+                continue
+            vs = "" if twin.build_s is None else f"{twin.build_s:.1f} s ({twin.platform})"
+            ratio = f", {r.build_s / twin.build_s:.1f}x" if twin.build_s else ""
+            lines.append(
+                f"build time {r.platform} vs host: {r.variant} {r.build_s:.1f} s, "
+                f"{twin.variant} {vs or 'not built'}{ratio}"
+            )
+        return ["", *lines] if lines else []
 
 
 # figure names the reliability checks return, in the order the table shows them

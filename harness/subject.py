@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.base_images import BaseImage, resolve_base
+from harness.base_images import ARCH, BaseImage, resolve_base
 from harness.build import BuildSecrets, Image, build_image
 from harness.container import Container, run_container
+from harness.emulation import arch_of, ensure_emulation
 from harness.engine import Engine, ensure_engine
 from harness.net import free_port, port_is_free
 from harness.package_index import PackageIndex
+from harness.platforms import patient, run_args
 from harness.postgres import Postgres
 from harness.project_env import project_python
 from harness.registry import Registry
@@ -90,6 +92,15 @@ class Subject:
         return self.lab.project_python
 
     @property
+    def platform(self) -> str:
+        return self.variant.platform or f"linux/{ARCH}"
+
+    @property
+    def platform_args(self) -> tuple[str, ...]:
+        """For docker build, run and pull: the variant's platform, when it names one."""
+        return ("--platform", self.variant.platform) if self.variant.platform else ()
+
+    @property
     def database_url(self) -> str:
         pg = self.lab.postgres
         return f"postgresql://{pg.user}:{pg.password}@127.0.0.1:{pg.port}/{self.database}"
@@ -138,10 +149,11 @@ class Subject:
             name=name,
             port=port,
             env={"DATABASE_URL": database_url or self.database_url},
-            extra=extra,
+            extra=(*run_args(self.variant.platform), *extra),
             health_start_period=health_start_period,
             command=command,
         )
+        c = patient(c, self.variant.platform)
         self.containers[name] = c
         return c
 
@@ -167,8 +179,8 @@ class Subject:
         self.archive.unlink(missing_ok=True)
 
 
-def resolve_or_skip(engine: Engine, ref: str) -> BaseImage:
-    base = resolve_base(engine, ref)
+def resolve_or_skip(engine: Engine, ref: str, arch: str = ARCH) -> BaseImage:
+    base = resolve_base(engine, ref, arch)
     if base.kind == "skipped":
         raise VariantSkipped(base.reason)
     return base
@@ -197,14 +209,20 @@ def prepare_subject(lab: Lab, variant: Variant) -> Subject:
     (project.path / ".env").write_text(
         f"DATABASE_URL=postgresql://dev:{lab.sentinels['.env file']}@db/dev\n"
     )
-    a = project.answers
+    a, arch, tag = project.answers, ARCH, project.image_tag
+    if variant.platform:
+        log.info("%s: %s", variant.name, ensure_emulation(variant.platform))
+        arch = arch_of(variant.platform)
+        tag += "" if arch == ARCH else f"-{arch}"  # beside the host platform's image, not over it
     base = (
         provide_custom_base(lab, variant)
         if variant.provide_base
-        else resolve_or_skip(lab.engine, a["base_ref"])
+        else resolve_or_skip(lab.engine, a["base_ref"], arch)
     )
     builder = (
-        resolve_or_skip(lab.engine, a["builder_ref"]) if a["builder_ref"] != a["base_ref"] else None
+        resolve_or_skip(lab.engine, a["builder_ref"], arch)
+        if a["builder_ref"] != a["base_ref"]
+        else None
     )
     build_args = {
         "BASE_IMAGE": base.image,
@@ -213,15 +231,16 @@ def prepare_subject(lab: Lab, variant: Variant) -> Subject:
     }
     if builder:
         build_args["BUILDER_IMAGE"] = builder.image
-    log.info("%s: building %s on %s (%s)", variant.name, project.image_tag, base.image, base.kind)
+    log.info("%s: building %s on %s (%s)", variant.name, tag, base.image, base.kind)
     hits = lab.index.hits
     image = build_image(
         lab.engine,
         project.path,
-        project.image_tag,
+        tag,
         build_args=build_args,
         secrets=BuildSecrets(lab.ca_bundle, lab.index.url),
         log_path=lab.workdir / f"{variant.name}.build.log",
+        platform=variant.platform,
     )
     log.info(
         "%s: built in %.1f s, %.1f MB, %d index requests",

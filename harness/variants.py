@@ -19,6 +19,17 @@ class Variant:
     answers: dict[str, Any]
     # a custom base the harness must first publish: {"ref": ..., "from": official ref}
     provide_base: dict[str, str] | None = field(default=None)
+    # "linux/arm64": built and run for that platform (under emulation on other machines)
+    platform: str | None = field(default=None)
+
+    @property
+    def native_twin(self) -> str:
+        """The row with the same answers for the host's platform: slim-313-arm64 -> slim-313."""
+        return (
+            self.name.removesuffix("-" + self.platform.split("/")[1])
+            if self.platform
+            else self.name
+        )
 
     def answers_for(self, registry_host: str) -> dict[str, Any]:
         """The answers with the local registry's host filled in."""
@@ -50,5 +61,5 @@ def load_variants(path: Path = MATRIX) -> list[Variant]:
             raise ValueError(
                 f"matrix.yml: variant {name!r} answers unknown questions {sorted(unknown)}"
             )
-        variants.append(Variant(name, answers, entry.get("provide_base")))
+        variants.append(Variant(name, answers, entry.get("provide_base"), entry.get("platform")))
     return variants

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import CHECKS, OPTIONAL_CRITERIA
+from harness.emulation import is_emulated
+from harness.net import registry_has
+from harness.platforms import emulated_skip, multi_platform, twin_ref
 from harness.report import MatrixReport
 from harness.spec import success_criteria
 
@@ -20,4 +23,16 @@ def test_success_criterion(subject, criterion: str, matrix_report: MatrixReport)
     assert criterion in success_criteria(subject.project.path), (
         f"{criterion} is checked but missing from the rendered spec"
     )
+    if why := emulated_skip(subject, criterion):
+        pytest.skip(f"{criterion}: {why}")
     matrix_report.run(subject, criterion, CHECKS[criterion])
+
+
+def test_multi_platform_image(subject, matrix_report: MatrixReport) -> None:
+    """An emulated row and its host-platform twin, pushed as one image, pulled per platform."""
+    if not is_emulated(subject.variant.platform):
+        pytest.skip(f"{subject.variant.name} builds the host's platform: its -arm64 row does this")
+    twin, both = subject.variant.native_twin, f"MATRIX_VARIANTS={subject.variant.native_twin},..."
+    if not registry_has(subject.lab.registry.host, twin_ref(subject)):
+        pytest.skip(f"the {twin} row pushed nothing in this session: run it first ({both})")
+    matrix_report.run(subject, "multi-platform", multi_platform)

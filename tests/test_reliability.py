@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.platforms import emulated_skip
 from harness.reliability import RELIABILITY
 from harness.report import MatrixReport
 
@@ -14,4 +15,6 @@ pytestmark = pytest.mark.container
 
 @pytest.mark.parametrize("check", list(RELIABILITY))
 def test_reliability(subject, check: str, matrix_report: MatrixReport) -> None:
+    if why := emulated_skip(subject, check):
+        pytest.skip(f"{check}: {why}")
     matrix_report.run(subject, check, RELIABILITY[check])
