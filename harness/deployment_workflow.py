@@ -106,11 +106,7 @@ def supply_chain_problems(
     if not uploads or not re.search(r"always\(\)|!cancelled\(\)", str(uploads[0][2].get("if"))):
         problems.append("the SARIF report must be uploaded even when the scan fails")
     sarif_jobs = {job for job, _, _ in uploads}
-    problems += [
-        f"{name}: security-events: write belongs to the SARIF upload's job only"
-        for name, job in jobs.items()
-        if ("security-events" in job.get("permissions", {})) != (name in sarif_jobs)
-    ]
+    problems += granted_only_to(jobs, "security-events", sarif_jobs, "the SARIF upload's job")
     signs = find(steps, lambda s: "cosign sign" in str(s.get("run")))
     if answers["registry"] == "none":
         if pushes or signs:
@@ -131,11 +127,7 @@ def supply_chain_problems(
         if not find(steps, lambda s: action(s) == "sigstore/cosign-installer"):
             problems.append("cosign is not installed by sigstore/cosign-installer")
     sign_jobs = {job for job, _, _ in signs}
-    problems += [
-        f"{name}: id-token: write belongs to the signing job only"
-        for name, job in jobs.items()
-        if ("id-token" in job.get("permissions", {})) != (name in sign_jobs)
-    ]
+    problems += granted_only_to(jobs, "id-token", sign_jobs, "the signing job")
     return problems + cache_problems(jobs, builds) + platform_problems(steps, builds, answers)
 
 
@@ -235,6 +227,15 @@ def workflow_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
             "the tests job must install the hashed locks and also run against PostgreSQL"
         )
     return problems + registry_problems(jobs, steps, answers)
+
+
+def granted_only_to(jobs: dict[str, Any], permission: str, owners: set[str], who: str) -> list[str]:
+    """Least privilege: the permission is granted on exactly the jobs that need it."""
+    return [
+        f"{name}: {permission}: write belongs to {who} only"
+        for name, job in jobs.items()
+        if (permission in job.get("permissions", {})) != (name in owners)
+    ]
 
 
 def supply_chain_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
