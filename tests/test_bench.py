@@ -201,3 +201,38 @@ def test_bench_writes_report_chart_and_data(bench_run) -> None:
     data = json.loads((out / "benchmarks.json").read_text())
     keys = {c["key"] for c in data["variants"][0]["contenders"]}
     assert {RENDERED, NAIVE, FLOOR, "fastapi-docs", "full-stack", "docker-init"} <= keys
+
+
+def test_targets_compare_with_the_best_peer_at_the_same_worker_count() -> None:
+    from benchmarks.figures import ContenderResult, VariantResult
+    from benchmarks.targets import judge_variant
+
+    def image(key: str, workers: int, image_of: str | None = None, **medians: float):
+        c = ContenderResult(key, key, image_of=image_of)
+        c.facts.update(workers=workers, peer=key != RENDERED, deps_layer_reused="3/3")
+        for figure, value in medians.items():
+            c.add(figure, value)
+        return c
+
+    built = {"cold_build_s": 10.0, "code_rebuild_s": 1.0}
+    result = VariantResult(
+        "default",
+        {},
+        [
+            image(
+                RENDERED, 2, image_mb=95, start_s=1.0, rps=610, p99_ms=90, idle_pss_mb=99, **built
+            ),
+            image("one", 1, image_mb=100, start_s=0.9, rps=900, p99_ms=50, idle_pss_mb=50, **built),
+            image(
+                "four", 4, image_mb=120, start_s=2.0, rps=800, p99_ms=80, idle_pss_mb=300, **built
+            ),
+            # the four-worker image at two workers: throughput and memory are judged against it
+            image("four-2w", 2, "four", start_s=1.5, rps=500, p99_ms=100, idle_pss_mb=100),
+        ],
+    )
+    verdicts = {v.short: v for v in judge_variant(result)}
+    assert verdicts["size"].met is False and "one" in verdicts["size"].measured  # 0.95x
+    assert verdicts["start"].met is False and "missed by 11%" in verdicts["start"].measured
+    assert verdicts["throughput"].met is True and "1.22x four-2w" in verdicts["throughput"].measured
+    assert verdicts["idle PSS"].met is True and "four-2w" in verdicts["idle PSS"].measured
+    assert verdicts["cold build"].met is True and verdicts["code rebuild"].met is True
