@@ -243,6 +243,15 @@ def test_renovate_config_passes_its_schema_and_covers_every_pin(project: Project
     assert ("github-actions" in managers) == (project.answers["ci"] == "github")
 
 
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_renovate_config_follows_the_installer(tmp_path: Path, installer: str) -> None:
+    """The uv release is a pin only where the Dockerfile installs uv."""
+    project = render_project({"installer": installer}, tmp_path / "project")
+    assert not deployment_updates.updates_disagreements(project.path, project.answers)
+    config = json.loads((project.path / deployment_updates.RENOVATE).read_text())
+    assert ("customManagers" in config) == (installer == "uv")
+
+
 def test_renovate_checks_find_planted_mistakes(tmp_path: Path) -> None:
     project = render_project({"ci": "github"}, tmp_path / "project")
     path = project.path / deployment_updates.RENOVATE
