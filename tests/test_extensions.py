@@ -7,6 +7,7 @@ these pin each rule's edges without rendering anything.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 
 import pytest
 from jinja2.sandbox import SandboxedEnvironment
@@ -36,9 +37,9 @@ def test_slugify_makes_a_valid_slug(name: str, slug: str) -> None:
     assert questions.is_slug(slug)
 
 
-@pytest.mark.parametrize(
-    ("value", "ok"),
-    [
+# One-argument rules: the answers each must accept (True) or refuse (False)
+RULE_CASES = {
+    questions.is_slug: [
         ("ab", True),
         ("a" * 63, True),
         ("a", False),
@@ -47,9 +48,61 @@ def test_slugify_makes_a_valid_slug(name: str, slug: str) -> None:
         ("my api", False),
         ("MyApi", False),
     ],
+    questions.is_host_port: [
+        ("registry.example.com", True),
+        ("registry.example.com:5000", True),
+        ("127.0.0.1:5000", True),
+        ("localhost:65535", True),
+        ("localhost:65536", False),
+        ("localhost:0", False),
+        ("https://registry.example.com", False),
+        ("registry.example.com/team", False),
+        ("-registry.example.com", False),
+        ("a" * 64 + ".example.com", False),  # a DNS label is at most 63 characters
+        ("registry..example.com", False),
+    ],
+    questions.is_repository_name: [
+        ("task-api", True),
+        ("task_api.v2", True),
+        ("a__b", True),
+        ("a---b", True),
+        ("a___b", False),
+        ("TaskApi", False),
+        ("task api", False),
+        ("task-", False),
+    ],
+    questions.is_image_reference: [
+        ("python:3.13-slim", True),
+        ("registry.example.com:5000/team/python:3.13-slim", True),
+        ("gcr.io/distroless/python3-debian13:nonroot", True),
+        (f"python@{DIGEST}", True),
+        (f"python:3.13@{DIGEST}", True),
+        ("python", False),  # a base must be pinned: a tag, a digest or both
+        ("team/python", False),
+        ("not a reference", False),
+        ("https://r.io/python:3.13", False),
+        ("python@sha256:abc", False),
+        ("Python:3.13", False),
+        ("registry.example.com:99999/python:3.13", False),
+    ],
+    questions.is_http_url: [
+        ("https://github.com/my-org/task-api", True),
+        ("http://git.example.com/a", True),
+        ("ftp://example.com/a", False),
+        ("https://example.com/a b", False),
+        ('https://example.com/"a', False),
+        ("not a url", False),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "ok"),
+    [(rule, value, ok) for rule, cases in RULE_CASES.items() for value, ok in cases],
+    ids=lambda v: v.__name__ if callable(v) else None,
 )
-def test_slug_rule(value: str, ok: bool) -> None:
-    assert questions.is_slug(value) is ok
+def test_one_argument_rule(rule: Callable[[str], bool], value: str, ok: bool) -> None:
+    assert rule(value) is ok
 
 
 @pytest.mark.parametrize(
@@ -74,26 +127,6 @@ def test_whole_number_rule(value: object, ok: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "ok"),
-    [
-        ("registry.example.com", True),
-        ("registry.example.com:5000", True),
-        ("127.0.0.1:5000", True),
-        ("localhost:65535", True),
-        ("localhost:65536", False),
-        ("localhost:0", False),
-        ("https://registry.example.com", False),
-        ("registry.example.com/team", False),
-        ("-registry.example.com", False),
-        ("a" * 64 + ".example.com", False),  # a DNS label is at most 63 characters
-        ("registry..example.com", False),
-    ],
-)
-def test_host_port_rule(value: str, ok: bool) -> None:
-    assert questions.is_host_port(value) is ok
-
-
-@pytest.mark.parametrize(
     ("value", "nested", "ok"),
     [
         ("my-org", False, True),
@@ -107,59 +140,6 @@ def test_host_port_rule(value: str, ok: bool) -> None:
 )
 def test_namespace_rule(value: str, nested: bool, ok: bool) -> None:
     assert questions.is_namespace(value, nested) is ok
-
-
-@pytest.mark.parametrize(
-    ("value", "ok"),
-    [
-        ("task-api", True),
-        ("task_api.v2", True),
-        ("a__b", True),
-        ("a---b", True),
-        ("a___b", False),
-        ("TaskApi", False),
-        ("task api", False),
-        ("task-", False),
-    ],
-)
-def test_repository_name_rule(value: str, ok: bool) -> None:
-    assert questions.is_repository_name(value) is ok
-
-
-@pytest.mark.parametrize(
-    ("value", "ok"),
-    [
-        ("python:3.13-slim", True),
-        ("registry.example.com:5000/team/python:3.13-slim", True),
-        ("gcr.io/distroless/python3-debian13:nonroot", True),
-        (f"python@{DIGEST}", True),
-        (f"python:3.13@{DIGEST}", True),
-        ("python", False),  # a base must be pinned: a tag, a digest or both
-        ("team/python", False),
-        ("not a reference", False),
-        ("https://r.io/python:3.13", False),
-        ("python@sha256:abc", False),
-        ("Python:3.13", False),
-        ("registry.example.com:99999/python:3.13", False),
-    ],
-)
-def test_image_reference_rule(value: str, ok: bool) -> None:
-    assert questions.is_image_reference(value) is ok
-
-
-@pytest.mark.parametrize(
-    ("value", "ok"),
-    [
-        ("https://github.com/my-org/task-api", True),
-        ("http://git.example.com/a", True),
-        ("ftp://example.com/a", False),
-        ("https://example.com/a b", False),
-        ('https://example.com/"a', False),
-        ("not a url", False),
-    ],
-)
-def test_http_url_rule(value: str, ok: bool) -> None:
-    assert questions.is_http_url(value) is ok
 
 
 @pytest.mark.parametrize(
