@@ -47,24 +47,28 @@ def replace_once(text: str, old: str, new: str, what: str) -> str:
 def startup_bytecode_dockerfile(rendered: str) -> str:
     """The rendered Dockerfile with bytecode only for the modules a start imports.
 
-    The venv layer keeps only sources (no --compile-bytecode); the app stage imports the
-    app the way a start does and compiles just those modules into a separate tree, which
-    becomes its own small layer above the untouched venv layer.
+    The venv layer keeps only sources (no --compile-bytecode); a stage of its own imports
+    the app the way a start does and compiles just those modules into a separate tree,
+    which becomes its own small layer above the untouched venv layer.
     """
     what = "startup-only bytecode"
     text = replace_once(rendered, "--compile-bytecode ", "", what)
     text = replace_once(
         text,
-        "RUN /opt/venv/bin/python -m compileall -q --invalidation-mode checked-hash /app/app\n",
-        "RUN /opt/venv/bin/python -m compileall -q --invalidation-mode checked-hash /app/app\n"
-        "# Bytecode only for the venv modules a start imports, kept apart from the venv layer\n"
-        "RUN --mount=type=bind,source=docker/compile_startup.py,target=/tmp/compile_startup.py \\\n"
-        "    cd /app && /opt/venv/bin/python /tmp/compile_startup.py /opt/venv /startup-pyc\n",
+        "COPY app/ /app/app/\n",
+        "COPY app/ /app/app/\nCOPY --from=startup-pyc /startup-pyc/ /\n",
         what,
     )
+    runtime = "# " + "-" * 73 + " runtime\n"
     return replace_once(
         text,
-        "COPY --from=app /app /app\n",
-        "COPY --from=app /app /app\nCOPY --from=app /startup-pyc/ /\n",
+        runtime,
+        "FROM builder AS startup-pyc\n"
+        "COPY gunicorn.conf.py /app/\n"
+        "COPY app/ /app/app/\n"
+        "# Bytecode only for the venv modules a start imports, kept apart from the venv layer\n"
+        "RUN --mount=type=bind,source=docker/compile_startup.py,target=/tmp/compile_startup.py \\\n"
+        "    cd /app && /opt/venv/bin/python /tmp/compile_startup.py /opt/venv /startup-pyc\n\n"
+        + runtime,
         what,
     )

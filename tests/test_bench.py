@@ -137,7 +137,9 @@ def test_startup_bytecode_variant_rewrites_the_rendered_dockerfile(tmp_path: Pat
 
     project = render_project({}, tmp_path / "project")
     variant = startup_bytecode_dockerfile((project.path / "Dockerfile").read_text())
-    assert "--compile-bytecode" not in variant and "COPY --from=app /startup-pyc/ /" in variant
+    assert (
+        "--compile-bytecode" not in variant and "COPY --from=startup-pyc /startup-pyc/ /" in variant
+    )
 
 
 @pytest.fixture(scope="module")

@@ -415,7 +415,7 @@ def test_leftover_check_tells_markdown_from_conflicts(tmp_path: Path) -> None:
 
 # The last commit of main before this release's changes: projects made from it must update
 # to the working tree with no conflict. Move it forward when a release lands.
-PREVIOUS_RELEASE = "e1828e0"
+PREVIOUS_RELEASE = "16650d4"
 
 
 def test_project_from_the_previous_release_updates_cleanly(tmp_path: Path) -> None:

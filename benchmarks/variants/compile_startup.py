@@ -1,6 +1,6 @@
 """Compile bytecode for just the venv modules a start of the app imports.
 
-Runs in the image's app stage: python compile_startup.py VENV OUT. It imports what
+Runs in a stage of its own, after the builder: python compile_startup.py VENV OUT. It imports what
 `python -m app serve` imports before and while serving (the app, uvicorn's loop, HTTP
 parser and lifespan, the database driver and dialect, alembic's runtime), then writes a
 .pyc for every one of those modules that lives in VENV, under OUT + its usual path.
@@ -20,12 +20,13 @@ import sys
 # Imported by uvicorn.run(), the migrations and the first requests, not by `import app.main`.
 AT_START = (
     "app.__main__",
-    "app.logging_config",
-    "app.workers",
     "app.migrate",
-    "uvicorn.main",
+    "gunicorn.app.base",
+    "gunicorn.arbiter",
+    "gunicorn.glogging",
+    "gunicorn.workers.base",
+    "uvicorn_worker",
     "uvicorn.server",
-    "uvicorn.supervisors",
     "uvicorn.loops.auto",
     "uvicorn.loops.uvloop",
     "uvicorn.protocols.http.auto",
