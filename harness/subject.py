@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,25 @@ class Lab:
     sentinels: dict[str, str]
     workdir: Path
     project_python: Path
+    early: dict[str, Future[Subject]] = field(default_factory=dict)
+
+    def build_early(self, variants: Iterable[Variant]) -> None:
+        """Build these rows in a background thread from now on. Under qemu a row takes many
+        minutes to build, nearly all of it one emulated core: meanwhile the host-platform
+        rows' checks, which leave a core idle most of the time, run on."""
+        variants = list(variants)
+        if not variants:
+            return
+        pool = ThreadPoolExecutor(1, thread_name_prefix="early-build")
+        for variant in variants:
+            log.info("%s: building early, in the background", variant.name)
+            self.early[variant.name] = pool.submit(prepare_subject, self, variant)
+        pool.shutdown(wait=False)
+
+    def subject(self, variant: Variant) -> Subject:
+        """The variant built: by the early build when one was started, else now."""
+        early = self.early.pop(variant.name, None)
+        return early.result() if early else prepare_subject(self, variant)
 
 
 @contextlib.contextmanager

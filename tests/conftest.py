@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.emulation import is_emulated
 from harness.report import MatrixReport
 from harness.variants import ROOT, Variant, load_variants
 
@@ -21,7 +22,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Fast checks first: a broken render should fail in seconds, not after the builds."""
-    items.sort(key=lambda item: item.get_closest_marker("container") is not None)
+    # and the bench's smoke run after the rows: the rows' lab starts the emulated builds early
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("container") is not None,
+            "bench_run" in getattr(item, "fixturenames", ()),
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +37,16 @@ def matrix_report() -> MatrixReport:
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory):
+def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     from harness.subject import open_lab
 
     with open_lab(Path(tmp_path_factory.mktemp("lab"))) as the_lab:
+        wanted = {
+            item.callspec.params["subject"].name
+            for item in request.session.items
+            if "subject" in getattr(getattr(item, "callspec", None), "params", {})
+        }
+        the_lab.build_early(v for v in VARIANTS if is_emulated(v.platform) and v.name in wanted)
         yield the_lab
 
 
@@ -44,7 +57,10 @@ def chosen_variants() -> list[Variant]:
     unknown = set(wanted) - {v.name for v in variants}
     if unknown:
         raise pytest.UsageError(f"no such variant in matrix.yml: {', '.join(sorted(unknown))}")
-    return [v for v in variants if not wanted or v.name in wanted]
+    chosen = [v for v in variants if not wanted or v.name in wanted]
+    # emulated rows last: they build early in the background, and their multi-platform
+    # check needs their host-platform twin pushed first
+    return sorted(chosen, key=lambda v: is_emulated(v.platform))
 
 
 VARIANTS = chosen_variants()
@@ -53,12 +69,12 @@ VARIANTS = chosen_variants()
 @pytest.fixture(scope="session", params=VARIANTS, ids=[v.name for v in VARIANTS])
 def subject(request: pytest.FixtureRequest, lab, matrix_report: MatrixReport):
     """One built variant at a time, shared by every container-tier module (built once)."""
-    from harness.subject import VariantSkipped, prepare_subject
+    from harness.subject import VariantSkipped
 
     variant: Variant = request.param
     row = matrix_report.row(variant.name)
     try:
-        built = prepare_subject(lab, variant)
+        built = lab.subject(variant)
     except VariantSkipped as why:
         row.base = f"skipped: {why}"
         pytest.skip(str(why))
