@@ -9,6 +9,7 @@ import pytest
 from harness.platforms import emulated_skip
 from harness.reliability import RELIABILITY
 from harness.report import MatrixReport
+from harness.same_runtime import ran_on_same_runtime
 
 pytestmark = pytest.mark.container
 
@@ -17,4 +18,6 @@ pytestmark = pytest.mark.container
 def test_reliability(subject, check: str, matrix_report: MatrixReport) -> None:
     if why := emulated_skip(subject, check):
         pytest.skip(f"{check}: {why}")
+    if why := ran_on_same_runtime(subject, check, matrix_report):
+        pytest.skip(why)
     matrix_report.run(subject, check, RELIABILITY[check])
