@@ -17,7 +17,9 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-$MIRROR-security}
 
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/standin.XXXXXX")
-trap 'rm -rf "$SCRATCH"' EXIT
+# --one-file-system: if mmdebstrap is killed with /dev, /proc or /sys still mounted inside
+# the tree, the clean-up must not walk into them
+trap 'rm -rf --one-file-system "$SCRATCH"' EXIT
 ROOT=$SCRATCH/rootfs
 
 # The dpkg settings of Debian's official slim images: no documentation (copyright files
