@@ -431,7 +431,7 @@ def test_project_from_the_previous_release_updates_cleanly(tmp_path: Path) -> No
     template.mkdir()
     git(template, "init", "--quiet")
     archive = subprocess.run(
-        ["git", "archive", PREVIOUS_RELEASE, "--", *TEMPLATE_PARTS[:3]],
+        ["git", "archive", PREVIOUS_RELEASE, "--", *TEMPLATE_PARTS],
         cwd=ROOT,
         capture_output=True,
         check=True,
