@@ -18,6 +18,7 @@ from benchmarks.contenders import NAIVE, RENDERED, Contender, main_contenders, p
 from benchmarks.dockerfiles import cache_targets
 from benchmarks.figures import BenchSettings, ContenderResult, VariantResult
 from benchmarks.peer_recipes import floor_contender, peer_contenders
+from benchmarks.pip_routes import contenders_for, pip_route
 from benchmarks.run_phases import census, loads, prepare_databases, starts
 from harness.base_images import BaseImage, resolve_base
 from harness.engine import Engine
@@ -83,11 +84,6 @@ class VariantBench:
         self.base = resolve_base(self.engine, source)
         if self.base.kind == "skipped" or not self.base.image:
             raise VariantNotBenchable(self.base.reason)
-        if not self.has_pip(self.base.image):
-            raise VariantNotBenchable(
-                f"the naive and peer recipes install with the base's pip, and {source} has none"
-                " (no baseline that first installs pip is written yet)"
-            )
         self.base_bytes = int(
             self.engine.docker("image", "inspect", "--format", "{{.Size}}", self.base.image).stdout
         )
@@ -101,8 +97,10 @@ class VariantBench:
             if not builder.image:
                 raise VariantNotBenchable(builder.reason)
             self.build_args["BUILDER_IMAGE"] = builder.image
-        contenders = [*main_contenders(project.path), *peer_contenders(), floor_contender()]
-        notes: list[str] = []
+        contenders, notes = contenders_for(
+            pip_route(self.engine, self.base.image),
+            [*main_contenders(project.path), *peer_contenders(), floor_contender()],
+        )
         if self.settings.proposals:
             extra, skipped = proposal_contenders(project.path)
             contenders += extra
@@ -134,12 +132,6 @@ class VariantBench:
         return VariantResult(
             self.variant.name, base, [s.result for s in self.contender_runs], notes
         )
-
-    def has_pip(self, image: str) -> bool:
-        probe = runs.offline_python(
-            self.engine, image, "-m", "pip", "--version", check=False, timeout=120
-        )
-        return probe.returncode == 0
 
     # ---- containers ----
 
