@@ -10,9 +10,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.bench import VariantNotBenchable, bench_variant, default_variant, summary_line
+from benchmarks.bench import (
+    PLACEHOLDER_REGISTRY,
+    VariantNotBenchable,
+    bench_variant,
+    default_variant,
+    summary_line,
+)
 from benchmarks.figures import BenchSettings, VariantResult
 from benchmarks.report import BenchOutcome, Machine, write_outputs
+from extensions.questions import builder_ref, image_family, pinned_base
+from harness.emulation import is_emulated
 from harness.engine import ensure_engine
 from harness.postgres import Postgres
 from harness.variants import ROOT, Variant, load_variants
@@ -30,8 +38,32 @@ class BenchRun:
     wall_seconds: float
 
 
-def chosen(all_variants: bool) -> list[Variant]:
-    return load_variants() if all_variants else [default_variant()]
+def chosen(all_variants: bool) -> tuple[list[Variant], dict[str, str]]:
+    """The variants to bench, and why each other matrix variant is not benched."""
+    if not all_variants:
+        return [default_variant()], {}
+    picked: dict[tuple[str, str], Variant] = {}
+    skipped: dict[str, str] = {}
+    for variant in load_variants():
+        answers = variant.answers_for(PLACEHOLDER_REGISTRY)
+        base = (variant.provide_base or {}).get("from") or pinned_base(answers["base_image"], "")
+        family = answers.get("base_family") or image_family(answers["base_image"])
+        builder = builder_ref(base, answers["base_image"], family, answers.get("builder_image", ""))
+        key = (base, builder)
+        if is_emulated(variant.platform):
+            skipped[variant.name] = (
+                f"built for {variant.platform}, which runs under qemu here: its figures would"
+                " measure the emulator"
+            )
+        elif key in picked:
+            skipped[variant.name] = (
+                f"the same base as {picked[key].name}, so the same naive and peer images; its"
+                " rendered image differs only in its answers (installer, port, registry),"
+                " which the matrix checks: not benched again, to keep the run within the hour"
+            )
+        else:
+            picked[key] = variant
+    return list(picked.values()), skipped
 
 
 def run_bench(
@@ -44,9 +76,9 @@ def run_bench(
     engine = ensure_engine()
     log.info("bench: engine %s", engine.buildkit)
     results: list[VariantResult] = []
-    skipped: dict[str, str] = {}
+    variants, skipped = chosen(all_variants)
     with tempfile.TemporaryDirectory(prefix="task-api-bench-") as tmp, Postgres() as postgres:
-        for variant in chosen(all_variants):
+        for variant in variants:
             try:
                 result = bench_variant(
                     engine, postgres, settings, variant, Path(tmp) / variant.name
