@@ -63,7 +63,7 @@ def startup_bytecode_dockerfile(rendered: str) -> str:
     return replace_once(
         text,
         runtime,
-        "FROM builder AS startup-pyc\n"
+        "FROM deps AS startup-pyc\n"
         "COPY gunicorn.conf.py /app/\n"
         "COPY app/ /app/app/\n"
         "# Bytecode only for the venv modules a start imports, kept apart from the venv layer\n"

@@ -117,11 +117,11 @@ class BenchSettings:
     connections: int = 32
     idle_seconds: float = 2.0  # settle time between the first 200 and the memory reading
     proposals: bool = False
+    starts_per_run: int = 3  # starts are cheap and the noisiest figure on a shared machine
 
     @property
     def start_runs(self) -> int:
-        """Starts are cheap and the noisiest figure on a shared machine: three per run."""
-        return self.runs * 3
+        return self.runs * self.starts_per_run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

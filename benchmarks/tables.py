@@ -6,7 +6,7 @@ from benchmarks.contenders import NAIVE, RENDERED
 from benchmarks.figures import FIGURE_BY_KEY, FIGURES, ContenderResult, VariantResult
 from benchmarks.peer_recipes import FLOOR
 from benchmarks.stats import ratio
-from benchmarks.targets import best_peer, judge, judge_variant, peers
+from benchmarks.targets import TRIED, best_peer, judge, judge_variant, peers
 
 
 def cell(c: ContenderResult, key: str) -> str:
@@ -132,9 +132,14 @@ def facts_table(result: VariantResult) -> list[str]:
 
 def targets_table(result: VariantResult) -> list[str]:
     lines = ["| Target | Measured (rendered / best peer) | Met |", "|---|---|---|"]
-    for v in judge_variant(result):
+    verdicts = judge_variant(result)
+    for v in verdicts:
         met = "n/a" if v.met is None else ("yes" if v.met else "no")
         lines.append(f"| {v.target} | {v.measured} | {met} |")
+    missed = [v for v in verdicts if v.met is False]
+    if missed:
+        lines += ["", "What was tried for the targets missed:", ""]
+        lines += [f"- **{v.short}**: {TRIED[v.short]}" for v in missed]
     return lines
 
 

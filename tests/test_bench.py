@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.builds import install_step_cached
-from benchmarks.contenders import NAIVE, RENDERED
+from benchmarks.contenders import NAIVE, RENDERED, main_contenders
 from benchmarks.dockerfiles import cache_targets, startup_bytecode_dockerfile, with_cache_ids
 from benchmarks.figures import FIGURES, BenchSettings
 from benchmarks.peer_recipes import FLOOR
@@ -145,7 +145,10 @@ def test_startup_bytecode_variant_rewrites_the_rendered_dockerfile(tmp_path: Pat
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory: pytest.TempPathFactory):
     out = Path(tmp_path_factory.mktemp("bench"))
-    settings = BenchSettings(runs=1, load_seconds=2, warmup_seconds=1, idle_seconds=0.5)
+    # one sample of each figure, on the shortest load wrk reports on: it must work, not measure
+    settings = BenchSettings(
+        runs=1, load_seconds=1, warmup_seconds=1, idle_seconds=0.5, starts_per_run=1
+    )
     return run_bench(settings, out_dir=out)
 
 
@@ -238,3 +241,40 @@ def test_targets_compare_with_the_best_peer_at_the_same_worker_count() -> None:
     assert verdicts["throughput"].met is True and "1.22x four-2w" in verdicts["throughput"].measured
     assert verdicts["idle PSS"].met is True and "four-2w" in verdicts["idle PSS"].measured
     assert verdicts["cold build"].met is True and verdicts["code rebuild"].met is True
+    from benchmarks.targets import TRIED
+
+    assert set(verdicts) <= set(TRIED), "a target with no word on what was tried for it"
+
+
+def test_all_benches_each_base_once_and_says_why_not_the_rest() -> None:
+    from benchmarks.run import chosen
+
+    variants, skipped = chosen(all_variants=True)
+    names = [v.name for v in variants]
+    assert {"slim-313", "trixie", "bookworm-pip", "distroless"} <= set(names), names
+    assert set(skipped) == {"slim-313-arm64", "slim-313-pip", "custom-debian", "custom-distroless"}
+    assert "qemu" in skipped["slim-313-arm64"]
+    assert "same base as slim-313" in skipped["custom-debian"]
+    assert "same base as distroless" in skipped["custom-distroless"]
+
+
+def test_pip_less_bases_get_pip_the_way_their_users_do(tmp_path: Path) -> None:
+    from benchmarks.peer_recipes import floor_contender, peer_contenders
+    from benchmarks.pip_routes import APT_PIP, NO_SHELL, contenders_for
+    from harness.render import render_project
+
+    project = render_project({}, tmp_path / "project")
+    everyone = [*main_contenders(project.path), *peer_contenders(), floor_contender()]
+    with_apt, notes = contenders_for(APT_PIP, everyone)
+    for contender in with_apt:
+        text = contender.dockerfile or ""
+        if contender.key == RENDERED or not text:
+            assert "python3-pip" not in text
+            continue
+        after_from = text.split("FROM ${BASE_IMAGE}", 1)[1]
+        assert "apt-get install -y --no-install-recommends python3 python3-pip" in after_from
+        assert "PIP_BREAK_SYSTEM_PACKAGES=1" in after_from, contender.key
+    assert notes
+    distroless, notes = contenders_for(NO_SHELL, everyone)
+    assert [c.key for c in distroless] == [RENDERED, NAIVE, FLOOR]
+    assert "distroless-example" in notes[0]
