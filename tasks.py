@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shlex
 import subprocess
 import sys
+import threading
 import time
 import venv
 from pathlib import Path
@@ -65,6 +67,13 @@ app = typer.Typer(
     add_completion=False, help="Render, build, run and check the template's variants."
 )
 TIERS = {"fast": "not container", "container": "container", "all": ""}
+# The whole run goes in two lanes side by side: the matrix rows wait on Docker (builds,
+# starts, timed loads) about half the time, and the fast tier and the bench's smoke run
+# fill that time instead of running before and after it.
+ROWS_LANE = "container and not bench"
+CHECKS_LANE = "not container or bench"
+CHECKS_LOG = ROOT / "reports" / "checks-lane.log"
+NO_TESTS = 5  # pytest's exit code when a selection (say, `-- -k`) leaves a lane empty
 
 
 def prepare_machine(tier: str) -> None:
@@ -81,38 +90,64 @@ def wall_time() -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
+def pytest_argv(markers: str) -> list[str]:
+    args = [sys.executable, "-m", "pytest", "-v", "-rs", "--log-cli-level=INFO"]
+    args += ["-p", "no:cacheprovider"]
+    return args + (["-m", markers] if markers else [])
+
+
 def run_pytest(tier: str, variants: list[str], extra: list[str]) -> int:
     prepare_machine(tier)
     env = {**os.environ, "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     if variants:
         env["MATRIX_VARIANTS"] = ",".join(variants)
-    args = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-v",
-        "-rs",
-        "--log-cli-level=INFO",
-        "-p",
-        "no:cacheprovider",
-    ]
-    if TIERS[tier]:
-        args += ["-m", TIERS[tier]]
-    say(" ".join(args[2:]))
-    warming = warm_base_images() if tier == "all" and not variants else None
-    code = subprocess.run(args + extra, cwd=ROOT, env=env).returncode
-    if warming is not None and warming.wait() != 0:
-        say(f"the background stand-in build failed (the tests built their own): {STANDINS_LOG}")
+    if tier == "all":
+        code = run_lanes(env, extra, warm=not variants)
+    else:
+        say(" ".join(pytest_argv(TIERS[tier])[2:]))
+        code = subprocess.run(pytest_argv(TIERS[tier]) + extra, cwd=ROOT, env=env).returncode
     say(f"{tier} tier finished with exit code {code} after {wall_time()} in all")
     return code
+
+
+def run_lanes(env: dict[str, str], extra: list[str], warm: bool) -> int:
+    """The rows lane prints here; the checks lane writes CHECKS_LOG, and its summary is
+    printed when it ends and again after the rows."""
+    CHECKS_LOG.parent.mkdir(exist_ok=True)
+    say(f"rows lane: {shlex.join(pytest_argv(ROWS_LANE)[2:])}")
+    say(f"checks lane, side by side: -m {shlex.quote(CHECKS_LANE)} (log: {CHECKS_LOG})")
+    warming = warm_base_images() if warm else None
+    with open(CHECKS_LOG, "w") as log:
+        checks = subprocess.Popen(
+            pytest_argv(CHECKS_LANE) + extra, cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+        waiter = threading.Thread(target=lambda: report_checks(checks.wait()), daemon=True)
+        waiter.start()
+        rows = subprocess.run(pytest_argv(ROWS_LANE) + extra, cwd=ROOT, env=env).returncode
+        waiter.join()
+    report_checks(checks.returncode, again=True)
+    if warming is not None and warming.wait() != 0:
+        say(f"the background stand-in build failed (the tests built their own): {STANDINS_LOG}")
+    codes = [code for code in (rows, checks.returncode) if code != NO_TESTS] or [NO_TESTS]
+    return max(codes)
+
+
+def report_checks(code: int, again: bool = False) -> None:
+    """The checks lane's outcome: its short summary (failures, skips and their reasons)."""
+    lines = CHECKS_LOG.read_text(errors="replace").splitlines()
+    start = next((i for i, line in enumerate(lines) if "short test summary info" in line), -1)
+    summary = lines[start:] if start >= 0 else lines[-1:]
+    title = "checks lane (fast tier, bench smoke run)"
+    say(f"{title} {'summary' if again else 'finished'}, exit code {code}, after {wall_time()}:")
+    print("\n".join(summary if again else summary[-1:]), flush=True)
 
 
 STANDINS_LOG = ROOT / "reports" / "standins.log"
 
 
 def warm_base_images() -> subprocess.Popen[bytes]:
-    """The fast tier leaves a core idle: build the stand-in bases (the arm64 one takes
-    minutes under qemu) meanwhile. The container tier waits on the same per-image lock."""
+    """Build every stand-in base from the start, beside the rows that need the first one
+    (the arm64 one takes minutes under qemu). The rows wait on the same per-image lock."""
     STANDINS_LOG.parent.mkdir(exist_ok=True)
     say(f"building the stand-in base images in the background meanwhile (log: {STANDINS_LOG})")
     with open(STANDINS_LOG, "wb") as log:

@@ -153,6 +153,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.container
+@pytest.mark.bench
 def test_bench_measures_every_figure_for_every_image(bench_run) -> None:
     assert [r.variant for r in bench_run.results] == ["default"], bench_run.skipped
     result = bench_run.results[0]
@@ -180,6 +181,7 @@ def test_bench_measures_every_figure_for_every_image(bench_run) -> None:
 
 
 @pytest.mark.container
+@pytest.mark.bench
 def test_bench_writes_report_chart_and_data(bench_run) -> None:
     out = bench_run.report.parent
     text = bench_run.report.read_text()
