@@ -50,9 +50,11 @@ def tool(name: str) -> str:
     return found
 
 
-@pytest.fixture(params=[a for a, _ in RENDERS], ids=[i for _, i in RENDERS])
-def project(request: pytest.FixtureRequest, copie) -> Path:
-    result = copie.copy(extra_answers=request.param)
+# One render per answer set, shared by the module's checks (they only read it): a render
+# takes about a second, and there are 8 checks per answer set.
+@pytest.fixture(scope="module", params=[a for a, _ in RENDERS], ids=[i for _, i in RENDERS])
+def project(request: pytest.FixtureRequest, copie_session) -> Path:
+    result = copie_session.copy(extra_answers=request.param)
     assert result.exit_code == 0, result.exception
     return result.project_dir
 
