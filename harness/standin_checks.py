@@ -21,7 +21,7 @@ class BaseImageError(EngineError):
 
 
 def timeout_for(recipe: Recipe) -> float:
-    # Under qemu, making a venv with pip took about 2 minutes on a busy 2-core machine.
+    # Under qemu on a busy 2-core machine a Python start can take tens of seconds.
     return 600.0 if is_emulated(f"linux/{recipe.arch}") else 120.0
 
 
@@ -45,10 +45,13 @@ def verify(engine: Engine, recipe: Recipe) -> None:
             wrong = f"The stand-in {image} runs Python {found}, not {recipe.python}"
             raise BaseImageError(f"{wrong}: fix its recipe.")
     if recipe.shell:
-        # Dockerfiles on these bases run apt-get, and on Python bases a venv with pip.
+        # Dockerfiles on these bases run apt-get, and on Python bases a venv with pip: the venv
+        # module works and ensurepip has its pip wheel. (Installing that wheel took minutes
+        # under qemu on a busy machine, and the row's own build installs it anyway.)
         script = "command -v apt-get"
         if recipe.python:
-            script += " && python3 -m venv /tmp/venv && /tmp/venv/bin/python -m pip --version"
+            venv = "python3 -m venv --without-pip /tmp/venv && /tmp/venv/bin/python -c pass"
+            script += f" && {venv} && python3 -m ensurepip --version"
         run_in(engine, recipe, "/bin/sh", "-c", script)
         return
     shell = ("run", "--rm", *host_platform(recipe), "--entrypoint", "/bin/sh", image, "-c", "true")
