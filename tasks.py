@@ -67,10 +67,10 @@ app = typer.Typer(
     add_completion=False, help="Render, build, run and check the template's variants."
 )
 TIERS = {"fast": "not container", "container": "container", "all": ""}
-# The whole run goes in two lanes side by side: the matrix rows wait on Docker (builds,
-# starts, timed loads) about half the time, and the fast tier and the bench's smoke run
-# fill that time instead of running before and after it. The checks lane runs at a lower
-# CPU priority: the rows (the arm64 one under qemu above all) are the run's longest path.
+# The whole run goes in two lanes side by side, so both cores stay busy from the start:
+# the matrix rows in one, the fast tier and then the bench's smoke run in the other. The
+# checks lane runs at a lower CPU priority: the rows (the arm64 one under qemu above all)
+# are the run's longest path, and on 2 cores the run is CPU-bound.
 ROWS_LANE = "container and not bench"
 CHECKS_LANE = "not container or bench"
 CHECKS_NICE = ["nice", "-n", "10"]
