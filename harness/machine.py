@@ -82,6 +82,13 @@ NEEDS = (
         CONTAINER,
         program="qemu-aarch64-static",
     ),
+    # mmdebstrap asks it whether a foreign architecture runs here; it is only a Recommends
+    Need(
+        "arch-test",
+        "mmdebstrap checks with it that arm64 can run before building the arm64 stand-in",
+        CONTAINER,
+        program="arch-test",
+    ),
 )
 
 

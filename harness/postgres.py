@@ -32,7 +32,7 @@ def find_postgres_bin() -> Path:
     """The bin directory of the newest PostgreSQL server (Debian keeps it off PATH)."""
     found = newest_postgres_bin()
     if found is None and may_install():
-        apt_install("postgresql")
+        apt_install(["postgresql"])
         found = newest_postgres_bin()
     if found is None:
         raise ServiceError(

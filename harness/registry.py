@@ -23,7 +23,7 @@ def find_registry_binary() -> str:
         "/usr/bin/docker-registry" if os.access("/usr/bin/docker-registry", os.X_OK) else None
     )
     if found is None and may_install():
-        apt_install("docker-registry")
+        apt_install(["docker-registry"])
         found = shutil.which("docker-registry")
     if found is None:
         raise ServiceError(
