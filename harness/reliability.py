@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.api_checks import crud_round_trip
 from harness.container import ContainerError, request
+from harness.hostile_clients import hostile_clients
 from harness.net import free_port
 from harness.outages import database_outage, writes_across_restart
 from harness.outcome import CheckFailed, Figures, expect
@@ -264,4 +265,5 @@ RELIABILITY: dict[str, Callable[[Subject], Figures]] = {
     "load": load,
     "bad-configuration": bad_configuration,
     "stops-during-startup": stops_during_startup,
+    "hostile-clients": hostile_clients,
 }

@@ -9,6 +9,7 @@ from pathlib import Path
 from uvicorn_worker import UvicornWorker
 
 from app.config import LOG_FORMAT, get_settings
+from app.http_limits import KEEPALIVE_S, MAX_CONNECTIONS, BoundedHttpToolsProtocol
 
 # The pool is DB_POOL_SIZE + DB_MAX_OVERFLOW connections per worker; four workers keep one
 # replica well inside PostgreSQL's default max_connections of 100
@@ -35,9 +36,15 @@ def default_workers(cpu_max: Path = CGROUP_CPU_MAX) -> int:
 
 
 class Worker(UvicornWorker):
-    """uvicorn in each worker, without a `server: uvicorn` header that names the stack."""
+    """uvicorn in each worker, with the header bounds of app/http_limits.py, a connection cap,
+    and no `server: uvicorn` header that names the stack."""
 
-    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "server_header": False}
+    CONFIG_KWARGS = {
+        **UvicornWorker.CONFIG_KWARGS,
+        "http": BoundedHttpToolsProtocol,
+        "limit_concurrency": MAX_CONNECTIONS,
+        "server_header": False,
+    }
 
 
 def when_ready(server: object) -> None:
@@ -56,6 +63,8 @@ host = f"[{settings.host}]" if ":" in settings.host else settings.host
 bind = [f"{host}:{settings.port}"]
 # On SIGTERM in-flight requests get this long: well inside Docker's 10 s before its SIGKILL
 graceful_timeout = 5
+# uvicorn-worker hands this to uvicorn as its keep-alive timeout
+keepalive = KEEPALIVE_S
 # Trust X-Forwarded-* only from the proxies listed in FORWARDED_ALLOW_IPS
 forwarded_allow_ips = settings.forwarded_allow_ips
 loglevel = settings.log_level

@@ -11,6 +11,7 @@ from app._defaults import SERVICE_NAME
 from app.config import get_settings
 from app.database import get_engine, reset_engine
 from app.errors import install_error_handlers
+from app.middleware import HeadAsGet, ResponseHeaders
 from app.migrate import migrate_in_background
 
 logger = logging.getLogger("app")
@@ -36,8 +37,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     """Build the app; settings are read at start-up, not at import."""
-    app = FastAPI(title=SERVICE_NAME, version="0.1.0", lifespan=lifespan)
+    # No trailing-slash redirects: Starlette builds their Location from the client's Host header
+    app = FastAPI(title=SERVICE_NAME, version="0.1.0", lifespan=lifespan, redirect_slashes=False)
     install_error_handlers(app)
+    # Added last, so they wrap the 413 middleware too: every answer gets HEAD and the headers
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(ResponseHeaders)
     app.include_router(health.router)
     app.include_router(tasks.router)
     return app
