@@ -1,4 +1,4 @@
-"""One check per success criterion of the rendered spec (SC-01 ... SC-13 and SC-18, and
+"""One check per success criterion of the rendered spec (SC-01 ... SC-13, SC-18, SC-19, and
 SC-14 ... SC-17 for the optional deployment pieces, which a spec lists only when chosen).
 
 Each check takes the Subject (a built variant and the services around it), raises
@@ -21,6 +21,7 @@ from harness.deployment_checks import (
     kubernetes_manifests,
     update_config,
 )
+from harness.hostile_clients import server_limits
 from harness.image_checks import builds, lint, no_secrets, non_root, pull_and_run, push, size
 from harness.outcome import Figures
 
@@ -47,6 +48,7 @@ CHECKS: dict[str, Callable[[Subject], Figures]] = {
     "SC-16": kubernetes_manifests,
     "SC-17": ci_supply_chain,
     "SC-18": update_config,
+    "SC-19": server_limits,
 }
 # criteria a spec lists only when their piece was chosen; Piece.why_absent says why not
 OPTIONAL_CRITERIA = dict(PIECE_OF)

@@ -38,6 +38,27 @@ def hostile_clients(s: Subject) -> Figures:
     return {**oversized_header(c.port), **streamed_headers(s, c), **idle_connections(c.port)}
 
 
+def server_limits(s: Subject) -> Figures:
+    """SC-19, as its commands show it: an oversized header gets 431 (or 400) and a close, and
+    a connection that sends half a header is closed after HEADER_TIMEOUT_S, not much later,
+    while a normal request is answered. The full attack is the hostile-clients check."""
+    port = s.main_container().port
+    figures = oversized_header(port)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        opened = time.monotonic()
+        sock.sendall(PARTIAL)
+        normal = [timed_health(port)]
+        _, closed = read_until_closed(sock, deadline=opened + HEADER_TIMEOUT_S + CLOSE_MARGIN_S)
+        took = time.monotonic() - opened
+    check_normal(normal, "with a half-sent header open")
+    expect(
+        closed and took > HEADER_TIMEOUT_S - 1,
+        f"a connection with half a header was {'closed' if closed else 'still open'} after"
+        f" {took:.1f} s; the spec says it is closed after {HEADER_TIMEOUT_S:.0f} s",
+    )
+    return {**figures, "half_header_closed_s": round(took, 1)}
+
+
 def oversized_header(port: int) -> Figures:
     """A 32 KiB header in one write: 431 (or 400), then the server closes the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

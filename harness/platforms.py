@@ -31,6 +31,7 @@ TIMED = {
     "load",
     "stops-during-startup",
     "hostile-clients",
+    "SC-19",
 }
 # The rest starts more containers to check what the Dockerfile does, not the platform.
 REPEATED = (

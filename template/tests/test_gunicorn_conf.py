@@ -65,6 +65,12 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert conf["workers"] == conf["default_workers"]()
     assert conf["preload_app"] is True
     assert conf["worker_class"].CONFIG_KWARGS["server_header"] is False
+    # The spec's server limits: header bounds, a connection cap, a stated keep-alive
+    from app.http_limits import KEEPALIVE_S, MAX_CONNECTIONS, BoundedHttpToolsProtocol
+
+    assert conf["worker_class"].CONFIG_KWARGS["http"] is BoundedHttpToolsProtocol
+    assert conf["worker_class"].CONFIG_KWARGS["limit_concurrency"] == MAX_CONNECTIONS == 1000
+    assert conf["keepalive"] == KEEPALIVE_S == 5
     # Docker sends SIGKILL 10 s after SIGTERM: draining must end well before
     assert conf["graceful_timeout"] <= 8
     assert conf["forwarded_allow_ips"] == "127.0.0.1"
@@ -85,6 +91,7 @@ def test_every_setting_is_one_gunicorn_knows() -> None:
 
     names = {"preload_app", "worker_class", "workers", "bind", "graceful_timeout", "loglevel"}
     names |= {"forwarded_allow_ips", "accesslog", "logconfig_dict", "control_socket_disable"}
+    names |= {"keepalive"}
     assert names <= set(Config().settings)
     source = CONF.read_text()
     assert all(f"\n{name} = " in source for name in names)
