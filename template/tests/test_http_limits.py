@@ -21,7 +21,9 @@ PARTIAL = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: "
 async def hello(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]})
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]}
+    )
     await send({"type": "http.response.body", "body": b"hello"})
 
 
@@ -66,7 +68,9 @@ def read_all(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, bool]:
 def test_a_normal_request_is_served_on_a_kept_alive_connection(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         for _ in range(2):
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Fill: " + b"a" * 8000 + b"\r\n\r\n")
+            sock.sendall(
+                b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Fill: " + b"a" * 8000 + b"\r\n\r\n"
+            )
             answer = sock.recv(65536)
             assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"hello")
 
