@@ -98,7 +98,7 @@ def streamed_headers(s: Subject, c: Container) -> Figures:
     threads = [threading.Thread(target=stream, args=(c.port, sent, i)) for i in range(STREAMS)]
     for thread in threads:
         thread.start()
-    peak, normal = dict(before), []
+    peak, normal = dict(before), list[float]()
     while not normal or any(thread.is_alive() for thread in threads):
         for pid, mb in process_rss_mb(s, c).items():
             peak[pid] = max(peak.get(pid, 0.0), mb)
@@ -175,7 +175,8 @@ def idle_connections(port: int) -> Figures:
         for sock in socks[IDLE_CONNECTIONS // 2 :]:
             sock.sendall(PARTIAL)
         trickling = socks[3 * IDLE_CONNECTIONS // 4 :]
-        normal, closed_at = [], {}
+        normal: list[float] = []
+        closed_at: dict[socket.socket, float] = {}
         deadline = opened + HEADER_TIMEOUT_S + CLOSE_MARGIN_S
         while len(closed_at) < len(socks) and time.monotonic() < deadline:
             normal.append(timed_health(port))
