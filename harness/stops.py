@@ -101,12 +101,14 @@ def process_stacks(pids: list[str]) -> str:
             wchan = Path(f"/proc/{pid}/wchan").read_text()
         except OSError:
             continue  # ended meanwhile
-        shown = ", ".join(x for x in status if x.startswith(("State:", "SigBlk:", "SigPnd:")))
+        shown = ", ".join(
+            x for x in status if x.startswith(("State:", "ShdPnd:", "SigBlk:", "SigCgt:"))
+        )
         try:
             out = subprocess.run(
                 [spy, "dump", "--pid", pid], capture_output=True, text=True, timeout=10
             )
-            stack = out.stdout or out.stderr
+            stack = out.stdout or out.stderr.partition("\n")[0]  # tini has no Python stack
         except (OSError, subprocess.TimeoutExpired) as why:
             stack = f"(no Python stack: {why})"
         found.append(f"--- pid {pid}: {shown}, wchan {wchan}\n{stack}")
