@@ -1,12 +1,13 @@
 """Side by side, one image, one run: the HTTP protocol each uvicorn worker serves with.
 
-    python3 -m benchmarks.server_limits IMAGE [ROUNDS]
+    python3 -m benchmarks.server_limits IMAGE [ROUNDS] [CANDIDATE ...]
 
 IMAGE is a built render (its /app/gunicorn.conf.py is replaced by a variant per candidate,
 mounted read-only). Candidates, alternated in every round:
   httptools  uvicorn's default protocol, no header bounds (the template before issue 19)
   bounded    app/http_limits.py: httptools plus a header size bound and a header-read timer
   h11        uvicorn's h11 protocol with h11_max_incomplete_event_size=16384 (no timer)
+  asgi       gunicorn 27's own ASGI worker (its limit_request_* defaults, no uvicorn)
 Per round and candidate: start to first 200, idle PSS, a wrk CRUD mix (throughput, p99),
 and what a 32 KiB header gets. Writes the raw samples as JSON to stdout; every load is
 bounded in time and all traffic goes to 127.0.0.1.
@@ -33,10 +34,12 @@ from harness.wrk import run_crud_mix, seed_tasks
 LOAD_SECONDS, CONNECTIONS = 8, 32
 FIGURES = ("start_s", "idle_pss_mb", "rps", "p99_ms")
 STOCK = '"http": BoundedHttpToolsProtocol,\n        "limit_concurrency": MAX_CONNECTIONS,'
+# Each candidate: (text of the image's gunicorn.conf.py, what replaces it)
 CANDIDATES = {
-    "httptools": '"http": "httptools",',
-    "bounded": STOCK,
-    "h11": '"http": "h11", "h11_max_incomplete_event_size": 16384,',
+    "httptools": (STOCK, '"http": "httptools",'),
+    "bounded": (STOCK, STOCK),
+    "h11": (STOCK, '"http": "h11", "h11_max_incomplete_event_size": 16384,'),
+    "asgi": ("\nworker_class = Worker\n", '\nworker_class = "asgi"\n'),
 }
 
 
@@ -50,9 +53,9 @@ def conf_variants(image: str, workdir: Path) -> dict[str, Path]:
     if STOCK not in source:
         raise SystemExit("the image's gunicorn.conf.py does not hold the bounded protocol")
     paths = {}
-    for name, settings in CANDIDATES.items():
+    for name, (old, new) in CANDIDATES.items():
         paths[name] = workdir / f"{name}.conf.py"
-        paths[name].write_text(source.replace(STOCK, settings))
+        paths[name].write_text(source.replace(old, new))
     return paths
 
 
@@ -104,10 +107,10 @@ def one_sample(image: str, conf: Path, database_url: str) -> dict[str, object]:
     }
 
 
-def main(image: str, rounds: int) -> None:
-    samples: dict[str, list[dict[str, object]]] = {name: [] for name in CANDIDATES}
+def main(image: str, rounds: int, only: list[str]) -> None:
+    samples: dict[str, list[dict[str, object]]] = {name: [] for name in only}
     with tempfile.TemporaryDirectory(prefix="server-limits-") as tmp, Postgres() as pg:
-        confs = conf_variants(image, Path(tmp))
+        confs = {k: v for k, v in conf_variants(image, Path(tmp)).items() if k in only}
         for conf in confs.values():
             conf.chmod(0o644)
         for round_ in range(rounds):
@@ -122,4 +125,6 @@ def main(image: str, rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5)
+    main(
+        sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5, sys.argv[3:] or list(CANDIDATES)
+    )
