@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.engine import DOCKERD_LOG
 from harness.outcome import Figures, expect
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ def stop(s: Subject, c: Container, delay: float) -> tuple[int, bool, float]:
     stopper.join(STUCK_AFTER_S)
     stacks = "" if not stopper.is_alive() else process_stacks(pids)
     stopper.join()
+    if stacks:  # did the engine itself say why (signal not delivered, kill failed)?
+        stacks += engine_lines(s.engine.docker("inspect", "--format", "{{.Id}}", c.name).stdout)
     took = time.monotonic() - began
     code, logs = c.state()["ExitCode"], c.logs()
     c.remove()
@@ -113,3 +116,13 @@ def process_stacks(pids: list[str]) -> str:
             stack = f"(no Python stack: {why})"
         found.append(f"--- pid {pid}: {shown}, wchan {wchan}\n{stack}")
     return f"\n[still running after {STUCK_AFTER_S} s of docker stop]\n" + "\n".join(found)
+
+
+def engine_lines(container_id: str) -> str:
+    """The engine's log lines about this container, when the harness started the engine."""
+    try:
+        lines = DOCKERD_LOG.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"\n(no engine log at {DOCKERD_LOG})"
+    about = [line for line in lines if container_id.strip() and container_id.strip() in line]
+    return "\n[engine log]\n" + "\n".join(about[-10:])
