@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from harness import linters
-from harness.deployment_workflow import WORKFLOW, supply_chain_disagreements, workflow_disagreements
+from harness.deployment_supply import supply_chain_disagreements
+from harness.deployment_workflow import WORKFLOW, workflow_disagreements
 
 COMPOSE = "compose.yaml"
 KUBERNETES = "deploy/kubernetes"
@@ -48,7 +49,7 @@ PIECE_OF = {p.criterion: p for p in PIECES}
 
 
 def project_version(project: Path) -> str:
-    return tomllib.loads((project / "pyproject.toml").read_text())["project"]["version"]
+    return str(tomllib.loads((project / "pyproject.toml").read_text())["project"]["version"])
 
 
 def image_tag(project: Path, answers: dict[str, Any]) -> str:
@@ -61,7 +62,7 @@ def dockerfile_healthcheck(project: Path) -> list[str]:
     found = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])\s*$", text, re.MULTILINE)
     if not found:
         raise ValueError("the Dockerfile has no exec-form HEALTHCHECK")
-    return json.loads(found.group(1))
+    return [str(part) for part in json.loads(found.group(1))]
 
 
 def load_yaml(path: Path) -> Any:
