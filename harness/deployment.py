@@ -89,6 +89,16 @@ def lint_compose(project: Path) -> list[str]:
     return linters.json_schema_problems(project / COMPOSE, "vendor.compose-spec")
 
 
+def published(entry: str | int | dict[str, Any]) -> tuple[str, str, str]:
+    """A ports entry as (host address, host port, container port) when its ${VAR:-default}
+    values are left unset: "" for the address means every interface."""
+    if isinstance(entry, dict):
+        return str(entry.get("host_ip", "")), str(entry.get("published", "")), str(entry["target"])
+    text = re.sub(r"\$\{\w+:?-([^}]*)\}", r"\1", str(entry))
+    address, host, target = ["", "", *re.sub(r"\$\{[^}]*\}", "", text).rsplit(":", 2)][-3:]
+    return address, host, target.split("/")[0]
+
+
 def compose_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
     spec = load_yaml(project / COMPOSE)
     app, db = spec["services"]["app"], spec["services"]["db"]
@@ -104,12 +114,20 @@ def compose_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
         app["healthcheck"]["test"] == ["CMD", *dockerfile_healthcheck(project)],
         f"app healthcheck {app['healthcheck']['test']} is not the image's own probe",
     )
+    ports = [published(p) for p in app.get("ports", [])]
     check(
         problems,
-        any(str(p).endswith(f":{port}") for p in app.get("ports", []))
+        any(target == str(port) for _, _, target in ports)
         and str(app["environment"].get("PORT")) == str(port),
         f"app must listen on and publish {port}",
     )
+    problems += [
+        f"{name} publishes {target} on {address or 'every interface'} by default: the API has "
+        "no authentication, so compose must publish on 127.0.0.1 unless told otherwise"
+        for name, service in spec["services"].items()
+        for address, _, target in map(published, service.get("ports", []))
+        if address != "127.0.0.1"
+    ]
     check(
         problems, str(app.get("user")) == f"{uid}:0", f"app user {app.get('user')} is not {uid}:0"
     )

@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -141,6 +142,12 @@ def test_readme_says_how_to_use_each_chosen_piece(project: Project) -> None:
     multi = a["registry"] != "none" and "," in a["platforms"]
     assert ("only be pushed, not loaded" in readme) == multi, "say why multi-platform means --push"
     assert "renovate.json" in readme and (project.path / deployment_updates.RENOVATE).exists()
+    spec = (project.path / "containerization-spec.md").read_text()
+    for doc, text in (("README.md", readme), ("containerization-spec.md", spec)):
+        words = " ".join(text.split())
+        assert "no authentication" in words and "gateway that authenticates" in words, (
+            f"{doc} must say the API has no authentication and must sit behind a gateway"
+        )
     if a["compose"]:
         assert "POSTGRES_PASSWORD=" in (project.path / ".env.example").read_text()
 
@@ -365,6 +372,33 @@ def test_compose_matches_the_compose_spec(project: Project) -> None:
 def test_compose_agrees_with_the_image_and_answers(project: Project) -> None:
     problems = deployment.compose_disagreements(project.path, project.answers)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("ports", "found"),
+    [
+        (["${PORT:-8000}:8000"], "on every interface by default"),
+        (["0.0.0.0:8000:8000"], "on 0.0.0.0 by default"),
+        (["${BIND_ADDRESS:-0.0.0.0}:${PORT:-8000}:8000"], "on 0.0.0.0 by default"),
+        ([{"target": 8000, "published": 8000}], "on every interface by default"),
+        ([{"target": 8000, "published": 8000, "host_ip": "127.0.0.1"}], None),
+    ],
+)
+def test_compose_check_finds_a_published_port_open_to_every_interface(
+    ports: list[Any], found: str | None, docker_io_project: Project, tmp_path: Path
+) -> None:
+    project = Project(tmp_path / "project", docker_io_project.answers)
+    shutil.copytree(docker_io_project.path, project.path)
+    path = project.path / deployment.COMPOSE
+    spec = yaml.safe_load(path.read_text())
+    assert not deployment.compose_disagreements(project.path, project.answers)
+    spec["services"]["app"]["ports"] = ports
+    path.write_text(yaml.safe_dump(spec))
+    problems = deployment.compose_disagreements(project.path, project.answers)
+    if found is None:
+        assert not problems, problems
+    else:
+        assert any(found in p and "127.0.0.1" in p for p in problems), problems
 
 
 # ---------------------------------------------------------------- Kubernetes manifests
