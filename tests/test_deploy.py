@@ -432,6 +432,13 @@ def test_linters_find_planted_mistakes(tmp_path: Path) -> None:
     assert linters.actionlint_problems(workflow), (
         "actionlint accepted an undefined context property"
     )
+    workflow.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.sha }}\n"
+        "      - run: cd $HOME/x\n"
+    )
+    (found,) = deployment.run_script_problems(workflow)
+    assert "a step 1" in found and "SC2164" in found, found
     workflow.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n")
     assert linters.json_schema_problems(workflow, "vendor.github-workflows"), (
         "the schema accepted `stepz`"
