@@ -354,10 +354,12 @@ def test_renovate_checks_find_planted_mistakes(tmp_path: Path) -> None:
     config = json.loads(path.read_text())
     config["copier"]["ignoreScripts"] = True
     config["lockFileMaintenance"]["enabled"] = "weekly"
+    config["packageRules"] = config["packageRules"][:1]  # moved action tags proposed again
     path.write_text(json.dumps(config))
     assert deployment_updates.lint_updates(project.path), "the schema accepted enabled: 'weekly'"
     problems = deployment_updates.updates_disagreements(project.path, project.answers)
     assert any("ignoreScripts" in p for p in problems), problems
+    assert any("release tag moved" in p for p in problems), problems
 
 
 # ------------------------------------------------------------------------- compose.yaml
