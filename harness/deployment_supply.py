@@ -90,7 +90,7 @@ def tested_problems(jobs: dict[str, Any], steps: list[Step], build: Step) -> lis
         problems.append(
             "no scan fails on fixable critical findings (CRITICAL, ignore-unfixed, exit-code 1)"
         )
-    for platform in jobs_platforms(build):
+    for platform in build_platforms(build):
         image = images + arch(platform)
         run = str(smokes[0][2].get("run"))
         if not (reads(jobs, smokes[0], image) and platform in run and "--platform" in run):
@@ -106,7 +106,7 @@ def tested_problems(jobs: dict[str, Any], steps: list[Step], build: Step) -> lis
     return problems + granted_only_to(jobs, "security-events", sarif_jobs, "the SARIF upload's job")
 
 
-def jobs_platforms(build: Step) -> list[str]:
+def build_platforms(build: Step) -> list[str]:
     return str(build[2]["with"].get("platforms", "")).split(",")
 
 
@@ -214,6 +214,22 @@ def workflow_supply_problems(
         problems += handover_problems(jobs, steps, build)
     problems += granted_only_to(jobs, "id-token", {j for j, _, _ in signs}, "the signing job")
     return problems + cache_problems(build)
+
+
+def smoke_function(project: Path) -> tuple[str, str, dict[str, str]]:
+    """The workflow's smoke test as rendered: the shell that defines its `smoke PLATFORM IMAGE`
+    function (without the per-platform calls after it), its container's name, and the step's
+    environment."""
+    _, jobs, steps = parse(project)
+    smokes = find(steps, is_smoke)
+    if not smokes:
+        raise ValueError("the workflow has no smoke test step")
+    run = str(smokes[0][2]["run"])
+    found = re.match(r"(?s)\s*smoke\(\) \{.*?\n\}\n", run)
+    name = re.search(r"--name (\S+)", run)
+    if not (found and name):
+        raise ValueError(f"the smoke step does not define a smoke() function first:\n{run}")
+    return found.group(0), name.group(1), step_env(jobs, smokes[0])
 
 
 def github_repository(source_url: str) -> str | None:
