@@ -179,6 +179,10 @@ def test_workflow_pushes_where_the_answers_say(project: Project) -> None:
 def test_workflow_smoke_tests_scans_and_signs(project: Project) -> None:
     problems = deployment.piece_problems(PIECE_OF["SC-17"], project.path, project.answers)
     assert not problems, "\n".join(problems)
+    # the container tier runs this function on every row's image: it must stand on its own
+    function, container, _ = deployment_supply.smoke_function(project.path)
+    parsed = subprocess.run(["bash", "-n", "-c", function], capture_output=True, text=True)
+    assert parsed.returncode == 0 and container in function, parsed.stderr or function
 
 
 Mistake = Callable[[dict[str, Any]], None]  # changes a workflow's jobs in place
