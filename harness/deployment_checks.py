@@ -3,12 +3,17 @@ manifests, linted offline, and the Deployment's settings run against the built i
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
 
 from harness.deployment import PIECE_OF, piece_problems
+from harness.deployment_supply import smoke_function
 from harness.deployment_updates import lint_updates, updates_disagreements
 from harness.outcome import Figures, expect
 
@@ -30,7 +35,58 @@ def ci_workflow(s: Subject) -> Figures:
 
 
 def ci_supply_chain(s: Subject) -> Figures:
-    return deployment_piece(s, "SC-17")
+    deployment_piece(s, "SC-17")
+    return run_ci_smoke_test(s)
+
+
+def run_ci_smoke_test(s: Subject) -> Figures:
+    """The workflow's own smoke test, its `smoke` function as rendered, on this row's image
+    and platform against the row's PostgreSQL: what the image job runs on each platform."""
+    function, container, step_env = smoke_function(s.project.path)
+    # a local image of another platform would make `docker run` pull, off this machine
+    built = s.engine.docker(
+        "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", s.image.tag
+    )
+    expect(built.stdout.strip() == s.platform, f"{s.image.tag} is {built.stdout}, not {s.platform}")
+    # it publishes the answered port on the host network, as on the runner
+    s.remove_containers()
+    s.engine.docker("rm", "-f", container, check=False)
+    # no proxy: curl must talk to the container on loopback, never through a proxy
+    ours = {k: v for k, v in s.engine.environ().items() if not k.lower().endswith("_proxy")}
+    env = {
+        **ours,
+        **step_env,
+        "DATABASE_URL": s.database_url,
+        "PLATFORM": s.platform,
+        "IMAGE": s.image.tag,
+        # the engine's own client first: the script calls plain `docker`
+        "PATH": f"{Path(s.engine.client).parent}:{os.environ['PATH']}",
+    }
+    started = time.monotonic()
+    try:
+        out = subprocess.run(
+            [
+                "bash",
+                "--noprofile",
+                "--norc",
+                "-eo",
+                "pipefail",
+                "-c",
+                function + 'smoke "$PLATFORM" "$IMAGE"',
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        s.engine.docker("rm", "-f", container, check=False)
+    expect(
+        out.returncode == 0,
+        f"the CI workflow's smoke test failed on {s.image.tag} ({s.platform}), exit "
+        f"{out.returncode}:\n{(out.stdout + out.stderr)[-2000:]}",
+    )
+    return {"ci_smoke_s": round(time.monotonic() - started, 1)}
 
 
 def update_config(s: Subject) -> Figures:

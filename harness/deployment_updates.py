@@ -52,6 +52,18 @@ def updates_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
             problems.append(
                 f"{manager}: pinDigests must be true so updates keep the digest or SHA pin"
             )
+    moved_tags = [
+        rule
+        for rule in config.get("packageRules", [])
+        if rule.get("enabled") is False
+        and rule.get("matchUpdateTypes") == ["digest"]
+        and rule.get("matchDepTypes") == ["action"]
+    ]
+    if ("github-actions" in want) != bool(moved_tags):
+        problems.append(
+            "github-actions: a digest update of an action (its release tag moved to another "
+            "commit) must never be proposed, and only a CI workflow has actions"
+        )
     dockerfile = (project / "Dockerfile").read_text()
     for custom in config.get("customManagers", []):
         if not any(re.search(m.replace("(?<", "(?P<"), dockerfile) for m in custom["matchStrings"]):

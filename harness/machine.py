@@ -77,6 +77,12 @@ NEEDS = (
         program="curl",
     ),
     Need(
+        "jq",
+        "the CI workflow's smoke test reads the API's answers with it, run as rendered",
+        CONTAINER,
+        program="jq",
+    ),
+    Need(
         "qemu-user-static",
         "qemu-aarch64 builds and runs the matrix's arm64 row here",
         CONTAINER,

@@ -8,9 +8,11 @@ import hashlib
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,13 @@ import yaml
 from harness import (
     deployment,
     deployment_kubernetes,
+    deployment_supply,
     deployment_updates,
     deployment_workflow,
     linters,
 )
 from harness.deployment import PIECE_OF, PIECES, Piece
+from harness.deployment_workflow import WORKFLOW
 from harness.net import LOCAL_OPENER, free_port
 from harness.render import Project, render_project
 from harness.spec import success_criteria
@@ -44,6 +48,8 @@ REGISTRY_ANSWERS = {
         "registry": "custom",
         "registry_host": "registry.example.com:5000",
         "registry_namespace": "team/apis",
+        # a self-hosted forge: the signer's repository cannot be derived, the docs must say so
+        "source_url": "https://git.example.com/team/apis/task-api",
         "port": 18080,
         "app_uid": 4242,
     },
@@ -94,7 +100,7 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return _renders[key]
 
 
-def lint_once(kind: str, files: list[Path], lint) -> list[str]:
+def lint_once(kind: str, files: list[Path], lint: Callable[[], list[str]]) -> list[str]:
     """Identical files give identical findings: lint each distinct content once."""
     digest = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
     if (kind, digest) not in _lint_results:
@@ -136,6 +142,12 @@ def test_readme_says_how_to_use_each_chosen_piece(project: Project) -> None:
     multi = a["registry"] != "none" and "," in a["platforms"]
     assert ("only be pushed, not loaded" in readme) == multi, "say why multi-platform means --push"
     assert "renovate.json" in readme and (project.path / deployment_updates.RENOVATE).exists()
+    spec = (project.path / "containerization-spec.md").read_text()
+    for doc, text in (("README.md", readme), ("containerization-spec.md", spec)):
+        words = " ".join(text.split())
+        assert "no authentication" in words and "gateway that authenticates" in words, (
+            f"{doc} must say the API has no authentication and must sit behind a gateway"
+        )
     if a["compose"]:
         assert "POSTGRES_PASSWORD=" in (project.path / ".env.example").read_text()
 
@@ -143,21 +155,21 @@ def test_readme_says_how_to_use_each_chosen_piece(project: Project) -> None:
 # ------------------------------------------------------------------------- CI workflow
 @pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-14"]), indirect=True)
 def test_workflow_passes_schema_actionlint_and_zizmor(project: Project) -> None:
-    path = project.path / deployment.WORKFLOW
+    path = project.path / WORKFLOW
     problems = lint_once("workflow", [path], lambda: deployment.lint_workflow(project.path))
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("project", cases_with(PIECE_OF["SC-14"]), indirect=True)
 def test_workflow_pushes_where_the_answers_say(project: Project) -> None:
-    problems = deployment.workflow_disagreements(project.path, project.answers)
+    problems = deployment_workflow.workflow_disagreements(project.path, project.answers)
     assert not problems, "\n".join(problems)
     secrets = {
         "docker.io": "REGISTRY_PASSWORD",
         "custom": "REGISTRY_PASSWORD",
         "ghcr.io": "GITHUB_TOKEN",
     }
-    text = (project.path / deployment.WORKFLOW).read_text()
+    text = (project.path / WORKFLOW).read_text()
     assert ("secrets." in text) == (project.answers["registry"] != "none")
     if project.answers["registry"] != "none":
         assert f"secrets.{secrets[project.answers['registry']]}" in text
@@ -167,16 +179,22 @@ def test_workflow_pushes_where_the_answers_say(project: Project) -> None:
 def test_workflow_smoke_tests_scans_and_signs(project: Project) -> None:
     problems = deployment.piece_problems(PIECE_OF["SC-17"], project.path, project.answers)
     assert not problems, "\n".join(problems)
+    # the container tier runs this function on every row's image: it must stand on its own
+    function, container, _ = deployment_supply.smoke_function(project.path)
+    parsed = subprocess.run(["bash", "-n", "-c", function], capture_output=True, text=True)
+    assert parsed.returncode == 0 and container in function, parsed.stderr or function
 
 
-def planted(project: Project, tmp_path: Path, change) -> list[str]:
-    """The supply-chain problems of a copy of the project's workflow after `change`."""
-    flow = yaml.safe_load((project.path / deployment.WORKFLOW).read_text())
+Mistake = Callable[[dict[str, Any]], None]  # changes a workflow's jobs in place
+
+
+def planted(project: Project, change: Mistake) -> list[str]:
+    """The supply-chain problems of the project's workflow after `change` to its jobs."""
+    flow = yaml.safe_load((project.path / WORKFLOW).read_text())
     change(flow["jobs"])
-    copy = tmp_path / deployment.WORKFLOW
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    copy.write_text(yaml.safe_dump(flow, sort_keys=False))
-    return deployment_workflow.supply_chain_disagreements(tmp_path, project.answers)
+    jobs = flow["jobs"]
+    steps = [(name, i, s) for name, job in jobs.items() for i, s in enumerate(job["steps"])]
+    return deployment_supply.workflow_supply_problems(jobs, steps, project.answers)
 
 
 def step_where(job: dict[str, Any], needle: str) -> dict[str, Any]:
@@ -191,45 +209,127 @@ def drop_smoke_test(jobs: dict[str, Any]) -> None:
     jobs["image"]["steps"].remove(step_where(jobs["image"], "/health"))
 
 
-def sign_by_tag(jobs: dict[str, Any]) -> None:
-    step_where(jobs["push"], "cosign sign")["env"]["DIGEST"] = "${{ steps.meta.outputs.version }}"
+def smoke_test_amd64_only(jobs: dict[str, Any]) -> None:
+    smoke = step_where(jobs["image"], "/health")
+    smoke["run"] = smoke["run"].replace('smoke linux/arm64 "$ARM64"', "")
 
 
-def id_token_on_image_job(jobs: dict[str, Any]) -> None:
-    jobs["image"]["permissions"]["id-token"] = "write"
+def scan_amd64_only(jobs: dict[str, Any]) -> None:
+    jobs["image"]["steps"].remove(step_where(jobs["image"], "Scan linux/arm64 (fails"))
 
 
 def scan_never_fails(jobs: dict[str, Any]) -> None:
     step_where(jobs["image"], "CRITICAL")["with"]["exit-code"] = 0
 
 
+def push_job_builds_again(jobs: dict[str, Any]) -> None:
+    build = step_where(jobs["image"], "docker/build-push-action")
+    again = {**build, "with": {**build["with"], "tags": "docker.io/my-org/task-api:latest"}}
+    jobs["push"]["steps"].insert(3, again)
+
+
+def build_straight_to_the_registry(jobs: dict[str, Any]) -> None:
+    step_where(jobs["image"], "docker/build-push-action")["with"]["tags"] = "docker.io/my-org/x:ci"
+
+
+def hand_on_before_the_scans(jobs: dict[str, Any]) -> None:
+    steps = jobs["image"]["steps"]
+    save, upload = step_where(jobs["image"], "oci-archive:"), step_where(jobs["image"], "upload-")
+    for step in (upload, save):
+        steps.remove(step)
+        steps.insert(steps.index(step_where(jobs["image"], "/health")), step)
+
+
+def push_reencodes(jobs: dict[str, Any]) -> None:
+    push = step_where(jobs["push"], "docker://")
+    push["run"] = push["run"].replace(" --preserve-digests", "")
+
+
+def push_unchecked(jobs: dict[str, Any]) -> None:
+    jobs["push"]["steps"].remove(step_where(jobs["push"], "sha256sum"))
+
+
+def sign_by_tag(jobs: dict[str, Any]) -> None:
+    step_where(jobs["push"], "cosign sign")["run"] = 'cosign sign --yes "docker.io/my-org/x:latest"'
+
+
+def id_token_on_image_job(jobs: dict[str, Any]) -> None:
+    jobs["image"]["permissions"]["id-token"] = "write"
+
+
 def pull_request_writes_main_cache(jobs: dict[str, Any]) -> None:
     scope = "${{ github.event_name == 'pull_request' && 'type=gha,scope=image-main' || '' }}"
-    step_where(jobs["image"], '"load": true')["with"]["cache-to"] = scope
+    step_where(jobs["image"], "docker/build-push-action")["with"]["cache-to"] = scope
 
 
-MISTAKES = {  # a planted mistake -> what the check must say about it
-    push_without_needs: "does not wait for the smoke test",
+def release_reads_pull_request_cache(jobs: dict[str, Any]) -> None:
+    build = step_where(jobs["image"], "docker/build-push-action")
+    build["with"]["cache-from"] += "type=gha,scope=image-pr-1\n"
+
+
+MISTAKES: dict[Mistake, str] = {  # a planted mistake -> what the check must say about it
+    push_without_needs: "no job takes the tested image",
     drop_smoke_test: "no smoke test",
-    sign_by_tag: "by the build's digest",
+    smoke_test_amd64_only: "linux/arm64 is not smoke-tested",
+    scan_amd64_only: "linux/arm64 is not scanned",
+    scan_never_fails: "linux/amd64 is not scanned",
+    push_job_builds_again: "built exactly once",
+    build_straight_to_the_registry: "job's own registry",
+    hand_on_before_the_scans: "handed on before every smoke test and scan",
+    push_reencodes: "copy the saved image whole",
+    push_unchecked: "check the saved image against needs.image.outputs.digest",
+    sign_by_tag: "the signature must name the tested digest",
     id_token_on_image_job: "id-token: write belongs to the signing job only",
-    scan_never_fails: "fixable critical",
     pull_request_writes_main_cache: "not its own",
+    release_reads_pull_request_cache: "reads a pull request's cache",
 }
+
+
+@pytest.fixture(scope="module")
+def docker_io_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The default render (docker.io, linux/amd64 and linux/arm64, a github.com source)."""
+    answers = {"ci": "github", **REGISTRY_ANSWERS["docker.io"]}
+    return render_project(answers, tmp_path_factory.mktemp("planted") / "project")
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=lambda f: f.__name__)
 def test_supply_chain_check_finds_planted_mistakes(
-    mistake, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    mistake: Mistake, docker_io_project: Project
 ) -> None:
-    key = "supply-chain-docker.io"
-    if key not in _renders:
-        answers = {"ci": "github", **REGISTRY_ANSWERS["docker.io"]}
-        _renders[key] = render_project(answers, tmp_path_factory.mktemp("planted") / "project")
-    project = _renders[key]
-    assert not planted(project, tmp_path, lambda jobs: None), "the unchanged copy must pass"
-    problems = planted(project, tmp_path, mistake)
+    assert not planted(docker_io_project, lambda jobs: None), "the unchanged copy must pass"
+    problems = planted(docker_io_project, mistake)
     assert any(MISTAKES[mistake] in p for p in problems), f"went unnoticed: {problems}"
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        r"^https://github\.com/.+/\.github/workflows/ci\.yml@refs/",  # what the spec once said
+        r"^https://github\.com/my-org/task-api/\.github/workflows/ci\.yml@refs/",
+        r"^https://github\.com/my-org/task-api/\.github/workflows/ci\.yml@refs/heads/.+$",
+        r"https://github\.com/my-org/task-api/\.github/workflows/ci\.yml@refs/heads/main",
+    ],
+)
+def test_signature_check_finds_a_loose_identity(
+    identity: str, docker_io_project: Project, tmp_path: Path
+) -> None:
+    """A verify command that would accept another repository, branch or pull request."""
+    pinned = pinned_identity(docker_io_project)
+    for doc in deployment_supply.DOCS:
+        text = (docker_io_project.path / doc).read_text()
+        assert pinned in text, f"{doc} does not pin {pinned}"
+        (tmp_path / doc).write_text(text.replace(pinned, identity))
+    assert not deployment_supply.identity_problems(
+        docker_io_project.path, docker_io_project.answers
+    )
+    problems = deployment_supply.identity_problems(tmp_path, docker_io_project.answers)
+    assert len([p for p in problems if " accepts " in p]) >= 2, problems
+
+
+def pinned_identity(project: Project) -> str:
+    repository = project.answers["source_url"].removeprefix("https://github.com/")
+    workflow = f"https://github.com/{repository}/.github/workflows/ci.yml".replace(".", r"\.")
+    return f"^{workflow}@refs/(heads/main|tags/v.+)$"
 
 
 # ------------------------------------------------------------------ updates (Renovate)
@@ -258,10 +358,12 @@ def test_renovate_checks_find_planted_mistakes(tmp_path: Path) -> None:
     config = json.loads(path.read_text())
     config["copier"]["ignoreScripts"] = True
     config["lockFileMaintenance"]["enabled"] = "weekly"
+    config["packageRules"] = config["packageRules"][:1]  # moved action tags proposed again
     path.write_text(json.dumps(config))
     assert deployment_updates.lint_updates(project.path), "the schema accepted enabled: 'weekly'"
     problems = deployment_updates.updates_disagreements(project.path, project.answers)
     assert any("ignoreScripts" in p for p in problems), problems
+    assert any("release tag moved" in p for p in problems), problems
 
 
 # ------------------------------------------------------------------------- compose.yaml
@@ -276,6 +378,33 @@ def test_compose_matches_the_compose_spec(project: Project) -> None:
 def test_compose_agrees_with_the_image_and_answers(project: Project) -> None:
     problems = deployment.compose_disagreements(project.path, project.answers)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("ports", "found"),
+    [
+        (["${PORT:-8000}:8000"], "on every interface by default"),
+        (["0.0.0.0:8000:8000"], "on 0.0.0.0 by default"),
+        (["${BIND_ADDRESS:-0.0.0.0}:${PORT:-8000}:8000"], "on 0.0.0.0 by default"),
+        ([{"target": 8000, "published": 8000}], "on every interface by default"),
+        ([{"target": 8000, "published": 8000, "host_ip": "127.0.0.1"}], None),
+    ],
+)
+def test_compose_check_finds_a_published_port_open_to_every_interface(
+    ports: list[Any], found: str | None, docker_io_project: Project, tmp_path: Path
+) -> None:
+    project = Project(tmp_path / "project", docker_io_project.answers)
+    shutil.copytree(docker_io_project.path, project.path)
+    path = project.path / deployment.COMPOSE
+    spec = yaml.safe_load(path.read_text())
+    assert not deployment.compose_disagreements(project.path, project.answers)
+    spec["services"]["app"]["ports"] = ports
+    path.write_text(yaml.safe_dump(spec))
+    problems = deployment.compose_disagreements(project.path, project.answers)
+    if found is None:
+        assert not problems, problems
+    else:
+        assert any(found in p and "127.0.0.1" in p for p in problems), problems
 
 
 # ---------------------------------------------------------------- Kubernetes manifests
@@ -309,6 +438,13 @@ def test_linters_find_planted_mistakes(tmp_path: Path) -> None:
     assert linters.actionlint_problems(workflow), (
         "actionlint accepted an undefined context property"
     )
+    workflow.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.sha }}\n"
+        "      - run: cd $HOME/x\n"
+    )
+    (found,) = deployment.run_script_problems(workflow)
+    assert "a step 1" in found and "SC2164" in found, found
     workflow.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n")
     assert linters.json_schema_problems(workflow, "vendor.github-workflows"), (
         "the schema accepted `stepz`"
@@ -324,8 +460,11 @@ def test_linters_find_planted_mistakes(tmp_path: Path) -> None:
 
 
 # ------------------------------- a real run: the declared probes against the real app
+Served = tuple[Project, Path, dict[str, str]]  # the project, its venv's python, the app's env
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The rendered app with every piece, serving on loopback from SQLite in the project's venv."""
     from harness.project_env import project_python
 
@@ -374,7 +513,7 @@ def run_probe(command: list[str], python: Path, project: Project, env: dict[str,
     ).returncode
 
 
-def test_compose_healthcheck_runs_against_the_real_app(served) -> None:
+def test_compose_healthcheck_runs_against_the_real_app(served: Served) -> None:
     project, python, env = served
     test = yaml.safe_load((project.path / deployment.COMPOSE).read_text())["services"]["app"][
         "healthcheck"
@@ -389,7 +528,7 @@ def test_compose_healthcheck_runs_against_the_real_app(served) -> None:
     )
 
 
-def test_kubernetes_probes_answer_on_the_real_app(served) -> None:
+def test_kubernetes_probes_answer_on_the_real_app(served: Served) -> None:
     project, _, _ = served
     deploy = yaml.safe_load((project.path / deployment.KUBERNETES / "deployment.yaml").read_text())
     (container,) = deploy["spec"]["template"]["spec"]["containers"]

@@ -7,6 +7,7 @@ these pin each rule's edges without rendering anything.
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Callable
 
 import pytest
@@ -200,6 +201,38 @@ def test_image_ref_of_each_registry_kind(
     assert questions.image_ref("task-api", registry, host, namespace) == ref
 
 
+@pytest.mark.parametrize(
+    ("source_url", "repository"),
+    [
+        ("https://github.com/acme/task-api", "acme/task-api"),
+        ("https://github.com/Acme-Corp/my.api.git", "Acme-Corp/my.api"),
+        ("https://www.github.com/acme/api/", "acme/api"),
+        ("https://github.com/acme", ""),  # an owner, not a repository
+        ("https://github.com/acme/api/tree/main", ""),  # a page inside one
+        ("https://github.com.evil.example/acme/api", ""),
+        ("https://gitlab.example.com/team/api", ""),
+    ],
+)
+def test_github_repository_of_source_url(source_url: str, repository: str) -> None:
+    assert questions.github_repository(source_url) == repository
+
+
+def test_signer_identity_pins_the_repository_workflow_and_refs() -> None:
+    identity = re.compile(questions.signer_identity("acme/my.api"))
+    workflow = "https://github.com/acme/my.api/.github/workflows/ci.yml@refs/"
+    for ref in ("heads/main", "tags/v1.2.3"):
+        assert identity.search(workflow + ref), ref
+    for other in (
+        workflow + "pull/7/merge",
+        workflow + "heads/main-feature",
+        workflow + "heads/feature",
+        workflow.replace("acme/my.api", "acme/myxapi") + "heads/main",
+        workflow.replace("acme/my.api", "evil/my.api") + "heads/main",
+        workflow.replace("ci.yml", "release.yml") + "heads/main",
+    ):
+        assert not identity.search(other), other
+
+
 def test_extension_registers_the_names_copier_yml_uses() -> None:
     env = SandboxedEnvironment(extensions=[questions.QuestionRules])
     expected = {
@@ -209,6 +242,8 @@ def test_extension_registers_the_names_copier_yml_uses() -> None:
         "'b:1' | builder_ref('x', 'debian', '')": "b:1",
         "'x' | python_source('distroless')": "builder",
         "'x' | image_ref('none', '', '')": "x",
+        "'https://github.com/a/b' | github_repository": "a/b",
+        "'a/b' | signer_identity": questions.signer_identity("a/b"),
         "'ab' is slug": "True",
         "'80' is whole_number(1, 65535)": "True",
         "'x:0' is host_port": "False",
