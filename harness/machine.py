@@ -12,10 +12,16 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 SBIN = "/usr/sbin:/sbin"
+# What was installed before this project's first install: scripts/purge-to-new.sh removes the rest
+BASELINE = Path("/var/lib/task-api-template/baseline-packages.txt")
+
+
+Say = Callable[[str], object]  # print, a logger's info, tasks.py's say
 
 
 class MachineError(RuntimeError):
@@ -107,8 +113,25 @@ def missing(tier: str) -> list[Need]:
     return [need for need in NEEDS if need.tiers & tiers and not need.present()]
 
 
-def apt_install(packages: list[str], say=print) -> None:
+def installed_packages() -> list[str]:
+    """The Debian packages installed now, one name each, as dpkg lists them."""
+    argv = ["dpkg-query", "-W", "-f=${Package}\\n"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return out.splitlines()
+
+
+def record_baseline(say: Say = print) -> None:
+    """Before the first install on this machine, note what it had: the fresh-machine purge."""
+    if BASELINE.exists():
+        return
+    BASELINE.parent.mkdir(parents=True, exist_ok=True)
+    BASELINE.write_text("".join(f"{name}\n" for name in installed_packages()))
+    say(f"recorded the packages installed before this project's first install: {BASELINE}")
+
+
+def apt_install(packages: list[str], say: Say = print) -> None:
     """apt-get update, then install; a failure names the packages to install by hand."""
+    record_baseline(say)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (
         ["apt-get", "update", "-qq"],
@@ -124,7 +147,7 @@ def apt_install(packages: list[str], say=print) -> None:
     say(f"installed {' '.join(packages)}")
 
 
-def ensure(tier: str, say=print) -> None:
+def ensure(tier: str, say: Say = print) -> None:
     """Install what the tier needs (root on Debian), or say in one line what to install."""
     needs = missing(tier)
     if not needs:
@@ -141,7 +164,7 @@ def ensure(tier: str, say=print) -> None:
     apt_install(packages, say)
 
 
-def ensure_venv_support(say=print) -> None:
+def ensure_venv_support(say: Say = print) -> None:
     """Debian's python3 keeps venv's pip bootstrap in a separate package (python3-venv)."""
     try:
         import ensurepip  # noqa: F401
