@@ -119,6 +119,8 @@ def run_lanes(env: dict[str, str], extra: list[str], warm: bool) -> int:
     say(f"rows lane: {shlex.join(pytest_argv(ROWS_LANE)[2:])}")
     say(f"checks lane, side by side: -m {shlex.quote(CHECKS_LANE)} (log: {CHECKS_LOG})")
     warming = warm_base_images() if warm else None
+    if warming is not None:
+        threading.Thread(target=say_if_failed, args=(warming,), daemon=True).start()
     with open(CHECKS_LOG, "w") as log:
         checks = subprocess.Popen(
             CHECKS_NICE + pytest_argv(CHECKS_LANE) + extra,
@@ -133,7 +135,7 @@ def run_lanes(env: dict[str, str], extra: list[str], warm: bool) -> int:
         waiter.join()
     report_checks(checks.returncode, again=True)
     if warming is not None and warming.wait() != 0:
-        say(f"the background stand-in build failed (the tests built their own): {STANDINS_LOG}")
+        say(f"again: {standins_failure(warming.returncode)}")
     codes = [code for code in (rows, checks.returncode) if code != NO_TESTS] or [NO_TESTS]
     return max(codes)
 
@@ -162,6 +164,22 @@ def warm_base_images() -> subprocess.Popen[bytes]:
         )
 
 
+def standins_failure(code: int) -> str:
+    """One line: the background build's own last error, and where the rest of it is."""
+    lines = [line for line in STANDINS_LOG.read_text(errors="replace").splitlines() if line]
+    cause = next((line for line in lines if line.startswith("FAILED ")), lines[-1] if lines else "")
+    return (
+        f"the background stand-in build failed (exit code {code}): {cause.strip()[:300]}"
+        f" - rows on that base fail with it, not rebuilding it (log: {STANDINS_LOG})"
+    )
+
+
+def say_if_failed(warming: subprocess.Popen[bytes]) -> None:
+    """Said the moment the background build ends badly, not after the rows."""
+    if warming.wait() != 0:
+        say(standins_failure(warming.returncode))
+
+
 @app.command()
 def test(
     tier: str = typer.Option("all", help="fast, container or all"),
@@ -187,23 +205,36 @@ def standins() -> None:
     """Find or build every base image the matrix refers to, and say which is which."""
     import tempfile
 
-    from harness.base_images import OFFICIAL_BASES, resolve_base
+    from harness.base_images import ARCH, OFFICIAL_BASES, resolve_base
     from harness.emulation import ensure_emulation
     from harness.engine import ensure_engine
     from harness.platforms import foreign_bases
+    from harness.standin_checks import BaseImageError
 
     prepare_machine("container")
     logging.basicConfig(level=logging.INFO, format="[harness] %(message)s")
     engine = ensure_engine()
     say(f"engine: {engine.buildkit}")
+    failed: list[str] = []
+
+    def show(ref: str, arch: str = ARCH) -> None:
+        try:
+            base = resolve_base(engine, ref, arch)
+        except BaseImageError as exc:  # one line each; the others are still made
+            failed.append(ref)
+            print(f"FAILED {ref} {arch}: {str(exc).splitlines()[0]}", flush=True)
+            return
+        row = f"{ref + ' ' + arch:38} {base.kind:9} {base.image or '-':48} {base.reason}"
+        print(row, flush=True)
+
     for ref in OFFICIAL_BASES:
-        base = resolve_base(engine, ref)
-        print(f"{ref:38} {base.kind:9} {base.image or '-':48} {base.reason}", flush=True)
+        show(ref)
     with tempfile.TemporaryDirectory(prefix="standins-") as workdir:
         for variant, ref, arch in foreign_bases(Path(workdir)):
             say(f"{variant}: {ensure_emulation(f'linux/{arch}')}")
-            base = resolve_base(engine, ref, arch)
-            print(f"{ref + ' ' + arch:38} {base.kind:9} {base.image or '-':48} {base.reason}")
+            show(ref, arch)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

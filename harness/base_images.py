@@ -129,6 +129,23 @@ def recipe_hash(recipe: Recipe, arch: str = ARCH) -> str:
     return digest.hexdigest()[:12]
 
 
+# One `tasks.py` run, the same in all its processes: a stand-in that failed in it is not retried
+RUN_ID = os.environ.get("TASKS_STARTED", "")
+
+
+def failure_note(name: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"task-api-standin-{name}.failed"
+
+
+def refuse_known_failure(note: Path, digest: str) -> None:
+    """Raise the failure this run already met for this recipe, rather than build it again."""
+    if not RUN_ID or not note.exists():
+        return
+    run, recipe, reason = (note.read_text().split("\n", 2) + ["", ""])[:3]
+    if (run, recipe) == (RUN_ID, digest):
+        raise BaseImageError(f"{reason.strip()}\n(failed once in this run, not built again)")
+
+
 @contextlib.contextmanager
 def locked(name: str) -> Iterator[None]:
     """Serialise builds of one stand-in across processes (pytest-xdist workers, parallel runs)."""
@@ -235,15 +252,22 @@ def ensure_standin(engine: Engine, ref: str, arch: str = ARCH) -> str:
     """The stand-in for ref: reused while its recipe label matches, else (re)built and checked."""
     recipe = replace(RECIPES[ref], arch=arch)
     digest = recipe_hash(recipe, recipe.arch)
-    with locked(recipe.image.replace("/", "_").replace(":", "_")):
+    name = recipe.image.replace("/", "_").replace(":", "_")
+    with locked(name):
         labels = image_labels(engine, recipe.image)
         if labels is not None and labels.get(LABEL_RECIPE) == digest:
             return recipe.image
+        refuse_known_failure(failure_note(name), digest)
         old_id = image_id(engine, recipe.image)
         logger.info("stand-in %s (for %s, recipe %s): building ...", recipe.image, ref, digest)
         started = time.monotonic()
-        build_standin(engine, recipe, digest)
-        verify(engine, recipe)
+        try:
+            build_standin(engine, recipe, digest)
+            verify(engine, recipe)
+        except BaseImageError as exc:
+            failure_note(name).write_text(f"{RUN_ID}\n{digest}\n{exc}")
+            raise
+        failure_note(name).unlink(missing_ok=True)
         elapsed, size = time.monotonic() - started, image_size_mb(engine, recipe.image)
         logger.info("stand-in %s: built in %.1f s, %.1f MB", recipe.image, elapsed, size)
         if old_id and old_id != image_id(engine, recipe.image):

@@ -85,3 +85,14 @@ def test_standins_are_built_labelled_and_reused() -> None:
     alpine = resolve_base(engine, "python:3.13-alpine3.22")
     assert alpine.kind == "skipped"
     assert "no apk repository" in alpine.reason
+
+
+def test_a_stand_in_that_failed_in_this_run_is_not_built_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(base_images, "RUN_ID", "run-1")
+    note = tmp_path / "x.failed"
+    note.write_text("run-1\nabc123\nrecipe.sh failed: fix the mirror")
+    with pytest.raises(base_images.BaseImageError, match="fix the mirror"):
+        base_images.refuse_known_failure(note, "abc123")
+    base_images.refuse_known_failure(note, "changed-recipe")  # an edited recipe is tried again
+    monkeypatch.setattr(base_images, "RUN_ID", "run-2")
+    base_images.refuse_known_failure(note, "abc123")  # and so is the next run
