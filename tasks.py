@@ -27,7 +27,8 @@ from pathlib import Path
 if sys.version_info < (3, 11):  # noqa: UP036 (this line exists for older Pythons)
     sys.exit(f"tasks.py needs Python 3.11 or newer; this is {sys.version.split()[0]}")
 
-from harness import machine  # noqa: E402  (standard library only, usable before .venv exists)
+# standard library only, usable before .venv exists
+from harness.machine import needs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -48,7 +49,7 @@ def ensure_venv() -> None:
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     python = VENV / "bin" / "python"
     if not python.exists() or not stamp.exists() or stamp.read_text() != digest:
-        machine.ensure_venv_support(say)
+        needs.ensure_venv_support(say)
         say(f"preparing {VENV.name} from {REQUIREMENTS.name}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
         subprocess.run(
@@ -81,8 +82,8 @@ NO_TESTS = 5  # pytest's exit code when a selection (say, `-- -k`) leaves a lane
 def prepare_machine(tier: str) -> None:
     """Install (or name) what the tier needs before any test starts."""
     try:
-        machine.ensure(tier, say)
-    except machine.MachineError as why:
+        needs.ensure(tier, say)
+    except needs.MachineError as why:
         say(f"cannot run the {tier} tier here: {why}")
         raise typer.Exit(2) from None
 
@@ -205,11 +206,11 @@ def standins() -> None:
     """Find or build every base image the matrix refers to, and say which is which."""
     import tempfile
 
-    from harness.base_images import ARCH, OFFICIAL_BASES, resolve_base
-    from harness.emulation import ensure_emulation
-    from harness.engine import ensure_engine
-    from harness.platforms import foreign_bases
-    from harness.standin_checks import BaseImageError
+    from harness.checks.platforms import foreign_bases
+    from harness.images.base_images import ARCH, OFFICIAL_BASES, resolve_base
+    from harness.images.standin_checks import BaseImageError
+    from harness.machine.emulation import ensure_emulation
+    from harness.machine.engine import ensure_engine
 
     prepare_machine("container")
     logging.basicConfig(level=logging.INFO, format="[harness] %(message)s")
@@ -276,7 +277,7 @@ def update_diff(
     diff: bool = typer.Option(True, "--diff/--no-diff", help="print the diff after the summary"),
 ) -> None:
     """Show what `copier update` would change in a rendered project, without changing it."""
-    from harness.update import UpdateRefused, preview_update
+    from harness.matrix.update import UpdateRefused, preview_update
 
     try:
         preview = preview_update(project_dir, vcs_ref)

@@ -20,12 +20,12 @@ from benchmarks.figures import BenchSettings, ContenderResult, VariantResult
 from benchmarks.peer_recipes import floor_contender, peer_contenders
 from benchmarks.pip_routes import contenders_for, pip_route
 from benchmarks.run_phases import census, loads, prepare_databases, starts
-from harness.base_images import BaseImage, resolve_base
-from harness.engine import Engine
-from harness.net import free_port
-from harness.postgres import Postgres
-from harness.render import render_project
-from harness.variants import Variant
+from harness.images.base_images import BaseImage, resolve_base
+from harness.machine.engine import Engine
+from harness.machine.net import free_port
+from harness.machine.postgres import Postgres
+from harness.matrix.render import render_project
+from harness.matrix.variants import Variant
 
 log = logging.getLogger("harness")
 MB = 1e6

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from benchmarks import builds, runs
 from benchmarks.builds import Built
 from benchmarks.dockerfiles import with_cache_ids
-from harness.secrets import HOST_CA_BUNDLE
+from harness.images.secrets import HOST_CA_BUNDLE
 
 if TYPE_CHECKING:
     from benchmarks.bench import ContenderRun, VariantBench

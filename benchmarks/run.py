@@ -20,11 +20,11 @@ from benchmarks.bench import (
 from benchmarks.figures import BenchSettings, VariantResult
 from benchmarks.report import BenchOutcome, Machine, write_outputs
 from extensions.questions import builder_ref, image_family, pinned_base
-from harness.emulation import is_emulated
-from harness.engine import ensure_engine
-from harness.postgres import Postgres
-from harness.variants import ROOT, Variant, load_variants
-from harness.wrk import find_wrk
+from harness.checks.wrk import find_wrk
+from harness.machine.emulation import is_emulated
+from harness.machine.engine import ensure_engine
+from harness.machine.postgres import Postgres
+from harness.matrix.variants import ROOT, Variant, load_variants
 
 log = logging.getLogger("harness")
 DOCS = ROOT / "docs"

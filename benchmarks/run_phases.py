@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from benchmarks import runs
 from benchmarks.contenders import RENDERED
-from harness.net import free_port
-from harness.wrk import WrkError, run_crud_mix, seed_tasks
+from harness.checks.wrk import WrkError, run_crud_mix, seed_tasks
+from harness.machine.net import free_port
 
 if TYPE_CHECKING:
     from benchmarks.bench import ContenderRun, VariantBench

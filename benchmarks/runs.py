@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.container import host_run_args, request
-from harness.engine import Engine
+from harness.lab.container import host_run_args, request
+from harness.machine.engine import Engine
 
 POLL_SECONDS = 0.01  # the first 200 is seen within 10 ms; a coarser poll blurs the start figure
 START_TIMEOUT = 60.0

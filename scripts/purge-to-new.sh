@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Puts this machine back as it was before tasks.py's first install (docs/fresh-machine.md).
-# What to remove is derived: every Debian package not in the baseline that harness/machine.py
+# What to remove is derived: every Debian package not in the baseline that harness/machine/needs.py
 # recorded before it installed anything, then what the runs leave behind. Run as root.
 #   scripts/purge-to-new.sh --dry-run    # print what would go, change nothing
 #   scripts/purge-to-new.sh              # purge it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# the place harness/machine.py records it (BASELINE there); tests point it elsewhere
+# the place harness/machine/needs.py records it (BASELINE there); tests point it elsewhere
 BASELINE="${TASK_API_BASELINE:-/var/lib/task-api-template/baseline-packages.txt}"
 DRY_RUN=0
 [[ "${1:-}" == "--dry-run" ]] && DRY_RUN=1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.variants import ROOT
+from harness.matrix.variants import ROOT
 
 # A module over this many lines usually holds two ideas (docs/design.md)
 MAX_MODULE_LINES = 300

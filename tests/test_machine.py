@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from harness import machine
-from harness.variants import ROOT
+from harness.machine import needs as machine
+from harness.matrix.variants import ROOT
 
 
 def test_every_need_is_found_on_this_machine() -> None:

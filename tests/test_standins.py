@@ -1,5 +1,6 @@
-"""The stand-in base recipes of harness/standins/: readable headers, a hash that follows every
-change, shellcheck-clean scripts (fast tier); built, labelled and checked images (container)."""
+"""The stand-in base recipes of harness/images/standins/: readable headers, a hash that
+follows every change, shellcheck-clean scripts (fast tier); built, labelled and checked
+images (container)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import base_images
-from harness.base_images import (
+from harness.checks.linters import find_tool
+from harness.images import base_images
+from harness.images.base_images import (
     LABEL_FOR,
     LABEL_RECIPE,
     OFFICIAL_BASES,
@@ -22,7 +24,6 @@ from harness.base_images import (
     recipe_hash,
     resolve_base,
 )
-from harness.linters import find_tool
 
 
 def test_every_official_base_has_a_recipe_or_a_reason() -> None:
@@ -71,7 +72,7 @@ def test_recipes_are_shellcheck_clean() -> None:
 
 @pytest.mark.container
 def test_standins_are_built_labelled_and_reused() -> None:
-    from harness.engine import ensure_engine
+    from harness.machine.engine import ensure_engine
 
     engine = ensure_engine()
     for ref, recipe in RECIPES.items():

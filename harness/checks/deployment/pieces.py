@@ -1,0 +1,181 @@
+"""The optional deployment pieces of a rendered project (CI workflow, compose.yaml,
+Kubernetes manifests): which files each renders, and the problems found in them, both
+by the offline linters and by comparing them with the Dockerfile and the answers."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.checks import linters
+from harness.checks.deployment.workflow import (
+    WORKFLOW,
+    supply_chain_disagreements,
+    workflow_disagreements,
+)
+
+COMPOSE = "compose.yaml"
+KUBERNETES = "deploy/kubernetes"
+
+
+@dataclass(frozen=True)
+class Piece:
+    criterion: str  # its success criterion in containerization-spec.md
+    question: str
+    what: str
+    paths: tuple[str, ...]  # what it renders, relative to the project
+
+    def chosen(self, answers: dict[str, Any]) -> bool:
+        value = answers.get(self.question)
+        return value == "github" if self.question == "ci" else bool(value)
+
+    def why_absent(self, answers: dict[str, Any]) -> str:
+        return (
+            f"the variant answered {self.question}={answers.get(self.question)!r}, "
+            f"so no {self.what} was rendered"
+        )
+
+
+PIECES = (
+    Piece("SC-14", "ci", "CI workflow", (WORKFLOW,)),
+    Piece("SC-15", "compose", "compose.yaml", (COMPOSE,)),
+    Piece("SC-16", "kubernetes", "Kubernetes manifests", (KUBERNETES,)),
+    Piece("SC-17", "ci", "CI smoke test, scan and signature", (WORKFLOW,)),
+)
+PIECE_OF = {p.criterion: p for p in PIECES}
+
+
+def project_version(project: Path) -> str:
+    return tomllib.loads((project / "pyproject.toml").read_text())["project"]["version"]
+
+
+def image_tag(project: Path, answers: dict[str, Any]) -> str:
+    return f"{answers['image_ref']}:{project_version(project)}"
+
+
+def dockerfile_healthcheck(project: Path) -> list[str]:
+    """The exec-form command of the Dockerfile's HEALTHCHECK."""
+    text = (project / "Dockerfile").read_text().replace("\\\n", " ")
+    found = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])\s*$", text, re.MULTILINE)
+    if not found:
+        raise ValueError("the Dockerfile has no exec-form HEALTHCHECK")
+    return json.loads(found.group(1))
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def check(problems: list[str], condition: bool, message: str) -> None:
+    if not condition:
+        problems.append(message)
+
+
+# ------------------------------------------------------------------------- CI workflow
+def lint_workflow(project: Path) -> list[str]:
+    path = project / WORKFLOW
+    return (
+        linters.json_schema_problems(path, "vendor.github-workflows")
+        + linters.actionlint_problems(path)
+        + linters.zizmor_problems(path)
+    )
+
+
+# ------------------------------------------------------------------------- compose.yaml
+def lint_compose(project: Path) -> list[str]:
+    return linters.json_schema_problems(project / COMPOSE, "vendor.compose-spec")
+
+
+def compose_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
+    spec = load_yaml(project / COMPOSE)
+    app, db = spec["services"]["app"], spec["services"]["db"]
+    port, uid = int(answers["port"]), int(answers["app_uid"])
+    problems: list[str] = []
+    check(
+        problems,
+        app.get("build") == "." and app.get("image") == image_tag(project, answers),
+        f"app must build . and be tagged {image_tag(project, answers)}, got {app.get('image')}",
+    )
+    check(
+        problems,
+        app["healthcheck"]["test"] == ["CMD", *dockerfile_healthcheck(project)],
+        f"app healthcheck {app['healthcheck']['test']} is not the image's own probe",
+    )
+    check(
+        problems,
+        any(str(p).endswith(f":{port}") for p in app.get("ports", []))
+        and str(app["environment"].get("PORT")) == str(port),
+        f"app must listen on and publish {port}",
+    )
+    check(
+        problems, str(app.get("user")) == f"{uid}:0", f"app user {app.get('user')} is not {uid}:0"
+    )
+    check(
+        problems,
+        app.get("read_only") is True and "/tmp" in app.get("tmpfs", []),
+        "app must run read-only with a /tmp tmpfs",
+    )
+    check(
+        problems,
+        app.get("depends_on", {}).get("db", {}).get("condition") == "service_healthy",
+        "app must wait for a healthy database",
+    )
+    migrate = spec["services"].get("migrate", {})
+    check(
+        problems,
+        migrate.get("command") == ["migrate"]
+        and app["depends_on"].get("migrate", {}).get("condition")
+        == "service_completed_successfully"
+        and str(app["environment"].get("RUN_MIGRATIONS")) == "false",
+        "a one-shot migrate service must run first, and the app must not migrate again",
+    )
+    check(
+        problems,
+        "pg_isready" in db.get("healthcheck", {}).get("test", []),
+        "db needs a pg_isready health check",
+    )
+    volume = str(db.get("volumes", [""])[0]).split(":")[0]
+    check(problems, volume in (spec.get("volumes") or {}), "db data must live in a named volume")
+    for name, value in (
+        ("app DATABASE_URL", app["environment"]["DATABASE_URL"]),
+        ("db POSTGRES_PASSWORD", db["environment"]["POSTGRES_PASSWORD"]),
+    ):
+        check(
+            problems,
+            "${POSTGRES_PASSWORD" in value,
+            f"{name} must take the password from .env, not spell it out",
+        )
+    ignored = {p.strip() for p in (project / ".gitignore").read_text().splitlines()}
+    check(problems, ".env" in ignored, ".gitignore must keep .env (the compose password) out")
+    patterns = [
+        p.strip()
+        for p in (project / ".dockerignore").read_text().splitlines()
+        if not p.startswith("#")
+    ]
+    check(
+        problems,
+        bool({"*", ".env"} & set(patterns)) and "!.env" not in patterns,
+        ".dockerignore must keep .env out",
+    )
+    return problems
+
+
+def piece_problems(piece: Piece, project: Path, answers: dict[str, Any]) -> list[str]:
+    """Everything wrong with one chosen piece: lint first, then disagreement."""
+    # here, not at the top: the Kubernetes checks use this module's helpers
+    from harness.checks.deployment.kubernetes import kubernetes_disagreements, lint_kubernetes
+
+    lint, agree = {
+        "SC-14": (lint_workflow, workflow_disagreements),
+        "SC-15": (lint_compose, compose_disagreements),
+        "SC-16": (lint_kubernetes, kubernetes_disagreements),
+        # SC-14 lints the same file: SC-17 adds only the supply-chain agreement
+        "SC-17": (lambda _: [], supply_chain_disagreements),
+    }[piece.criterion]
+    return lint(project) + agree(project, answers)
