@@ -13,7 +13,7 @@ from benchmarks.dockerfiles import with_cache_ids
 from harness.images.secrets import HOST_CA_BUNDLE
 
 if TYPE_CHECKING:
-    from benchmarks.bench import ContenderRun, VariantBench
+    from benchmarks.session import ContenderRun, VariantBench
 
 log = logging.getLogger("harness")
 MB = 1e6

@@ -10,15 +10,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.bench import (
-    PLACEHOLDER_REGISTRY,
-    VariantNotBenchable,
-    bench_variant,
-    default_variant,
-    summary_line,
-)
+from benchmarks.bench import bench_variant, default_variant, summary_line
 from benchmarks.figures import BenchSettings, VariantResult
 from benchmarks.report import BenchOutcome, Machine, write_outputs
+from benchmarks.session import PLACEHOLDER_REGISTRY, VariantNotBenchable
 from extensions.questions import builder_ref, image_family, pinned_base
 from harness.checks.wrk import find_wrk
 from harness.machine.emulation import is_emulated

@@ -13,7 +13,7 @@ from harness.checks.wrk import WrkError, run_crud_mix, seed_tasks
 from harness.machine.net import free_port
 
 if TYPE_CHECKING:
-    from benchmarks.bench import ContenderRun, VariantBench
+    from benchmarks.session import ContenderRun, VariantBench
 
 log = logging.getLogger("harness")
 MB = 1e6

@@ -11,19 +11,16 @@ from pathlib import Path
 import pytest
 
 from harness.checks.linters import find_tool
-from harness.images import base_images
+from harness.images import base_images, recipes
 from harness.images.base_images import (
     LABEL_FOR,
     LABEL_RECIPE,
     OFFICIAL_BASES,
-    RECIPE_DIR,
-    RECIPES,
     SKIP_REASONS,
     image_labels,
-    read_recipe,
-    recipe_hash,
     resolve_base,
 )
+from harness.images.recipes import RECIPE_DIR, RECIPES, read_recipe, recipe_hash
 
 
 def test_every_official_base_has_a_recipe_or_a_reason() -> None:
@@ -58,8 +55,8 @@ def test_hash_follows_shared_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     recipe = RECIPES["debian:trixie-slim"]
     before = recipe_hash(recipe)
     shared = tmp_path / "common.sh"
-    shared.write_text(base_images.SHARED_STEPS.read_text() + "# one more line\n")
-    monkeypatch.setattr(base_images, "SHARED_STEPS", shared)
+    shared.write_text(recipes.SHARED_STEPS.read_text() + "# one more line\n")
+    monkeypatch.setattr(recipes, "SHARED_STEPS", shared)
     assert recipe_hash(recipe) != before
 
 

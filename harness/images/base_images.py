@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -18,19 +17,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness.images.recipes import ARCH, RECIPES, Recipe, recipe_hash
 from harness.images.standin_checks import BaseImageError, verify
 from harness.machine.emulation import ensure_emulation
 from harness.machine.engine import DockerCommandError, Engine, tail
 
 logger = logging.getLogger("harness")
 
-RECIPE_DIR = Path(__file__).with_name("standins")
-SHARED_STEPS = RECIPE_DIR / "common.sh"
-STANDIN_REPO = "task-api-standin"
 LABEL_FOR = "dev.task-api-template.stand-in-for"
 LABEL_RECIPE = "dev.task-api-template.recipe"
 HOST_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
-ARCH = "amd64"
 PULL_TIMEOUT = 30.0
 BUILD_TIMEOUT = 900.0
 # Another architecture's package scripts run under qemu: about 6 min alone on 2 cores,
@@ -66,67 +62,6 @@ class BaseImage:
     image: str | None
     kind: str  # "real" | "stand-in" | "skipped"
     reason: str
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """A script of harness/images/standins/ and what its header says about the image it makes."""
-
-    script: Path
-    official: str
-    faithful: str
-    changes: tuple[str, ...]  # Dockerfile instructions applied by `docker import`
-    shell: bool
-    python: str | None  # "3.13": the major.minor the image must run
-    arch: str = ARCH  # the same recipe makes the other architectures' stand-ins
-
-    @property
-    def image(self) -> str:
-        suffix = "" if self.arch == ARCH else f"-{self.arch}"  # arm64: ...:3.13-slim-trixie-arm64
-        return f"{STANDIN_REPO}/{self.official.removeprefix('gcr.io/').replace('/', '-')}{suffix}"
-
-
-def read_header(script: Path) -> dict[str, list[str]]:
-    """The `# key: value` lines atop a recipe; an indented `#   ` line continues the last one."""
-    fields: dict[str, list[str]] = {}
-    last: list[str] = []
-    for line in script.read_text().splitlines()[1:]:
-        if not line.startswith("#"):
-            break
-        if match := re.fullmatch(r"# ([a-z -]+): (.+)", line):
-            last = fields.setdefault(match[1], [])
-            last.append(match[2])
-        elif line.startswith("#   ") and last:
-            last[-1] += " " + line[1:].strip()
-    return fields
-
-
-def read_recipe(script: Path) -> Recipe:
-    fields = read_header(script)
-    return Recipe(
-        script=script,
-        official=fields["stand-in for"][0],
-        faithful=fields["faithful"][0],
-        changes=tuple(fields.get("image", [])),
-        shell=fields["shell"][0] == "yes",
-        python=(fields.get("python") or [None])[0],
-    )
-
-
-def load_recipes() -> dict[str, Recipe]:
-    scripts = sorted(set(RECIPE_DIR.glob("*.sh")) - {SHARED_STEPS})
-    return {recipe.official: recipe for recipe in map(read_recipe, scripts)}
-
-
-RECIPES = load_recipes()
-
-
-def recipe_hash(recipe: Recipe, arch: str = ARCH) -> str:
-    """Changes whenever the recipe, the steps it shares or the architecture change."""
-    digest = hashlib.sha256(arch.encode())
-    for path in (recipe.script, SHARED_STEPS):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 # One `tasks.py` run, the same in all its processes: a stand-in that failed in it is not retried

@@ -3,13 +3,9 @@ and have a shell with apt, or no shell at all (distroless), on its own platform.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from harness.images.recipes import Recipe
 from harness.machine.emulation import is_emulated
 from harness.machine.engine import DockerCommandError, Engine, EngineError
-
-if TYPE_CHECKING:
-    from harness.images.base_images import Recipe
 
 # The standard modules the template's app and tools load; each needs a shared library.
 MODULES = "sys, ssl, sqlite3, ctypes, uuid, lzma, bz2, zlib, decimal, json"

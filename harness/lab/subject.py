@@ -10,11 +10,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.checks.platforms import patient, run_args
 from harness.images.base_images import ARCH, BaseImage, resolve_base
 from harness.images.build import BuildSecrets, Image, build_image
 from harness.images.secrets import make_sentinels, write_ca_bundle
 from harness.lab.container import Container, run_container
+from harness.lab.emulated import patient, run_args
 from harness.machine.emulation import arch_of, ensure_emulation
 from harness.machine.engine import Engine, ensure_engine
 from harness.machine.net import free_port, port_is_free

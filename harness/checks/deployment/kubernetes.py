@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.checks import linters
-from harness.checks.deployment.pieces import KUBERNETES, check, image_tag, load_yaml
+from harness.checks.deployment.files import KUBERNETES, check, image_tag, load_yaml
 
 
 def kubernetes_files(project: Path) -> dict[str, Path]:

@@ -4,24 +4,25 @@ by the offline linters and by comparing them with the Dockerfile and the answers
 
 from __future__ import annotations
 
-import json
-import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.checks import linters
+from harness.checks.deployment.files import (
+    COMPOSE,
+    KUBERNETES,
+    check,
+    dockerfile_healthcheck,
+    image_tag,
+    load_yaml,
+)
+from harness.checks.deployment.kubernetes import kubernetes_disagreements, lint_kubernetes
 from harness.checks.deployment.workflow import (
     WORKFLOW,
     supply_chain_disagreements,
     workflow_disagreements,
 )
-
-COMPOSE = "compose.yaml"
-KUBERNETES = "deploy/kubernetes"
 
 
 @dataclass(frozen=True)
@@ -49,32 +50,6 @@ PIECES = (
     Piece("SC-17", "ci", "CI smoke test, scan and signature", (WORKFLOW,)),
 )
 PIECE_OF = {p.criterion: p for p in PIECES}
-
-
-def project_version(project: Path) -> str:
-    return tomllib.loads((project / "pyproject.toml").read_text())["project"]["version"]
-
-
-def image_tag(project: Path, answers: dict[str, Any]) -> str:
-    return f"{answers['image_ref']}:{project_version(project)}"
-
-
-def dockerfile_healthcheck(project: Path) -> list[str]:
-    """The exec-form command of the Dockerfile's HEALTHCHECK."""
-    text = (project / "Dockerfile").read_text().replace("\\\n", " ")
-    found = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])\s*$", text, re.MULTILINE)
-    if not found:
-        raise ValueError("the Dockerfile has no exec-form HEALTHCHECK")
-    return json.loads(found.group(1))
-
-
-def load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text())
-
-
-def check(problems: list[str], condition: bool, message: str) -> None:
-    if not condition:
-        problems.append(message)
 
 
 # ------------------------------------------------------------------------- CI workflow
@@ -168,9 +143,6 @@ def compose_disagreements(project: Path, answers: dict[str, Any]) -> list[str]:
 
 def piece_problems(piece: Piece, project: Path, answers: dict[str, Any]) -> list[str]:
     """Everything wrong with one chosen piece: lint first, then disagreement."""
-    # here, not at the top: the Kubernetes checks use this module's helpers
-    from harness.checks.deployment.kubernetes import kubernetes_disagreements, lint_kubernetes
-
     lint, agree = {
         "SC-14": (lint_workflow, workflow_disagreements),
         "SC-15": (lint_compose, compose_disagreements),
