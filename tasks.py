@@ -207,7 +207,8 @@ def standins() -> None:
     import tempfile
 
     from harness.checks.platforms import foreign_bases
-    from harness.images.base_images import ARCH, OFFICIAL_BASES, resolve_base
+    from harness.images.base_images import OFFICIAL_BASES, resolve_base
+    from harness.images.recipes import ARCH
     from harness.images.standin_checks import BaseImageError
     from harness.machine.emulation import ensure_emulation
     from harness.machine.engine import ensure_engine

@@ -90,7 +90,7 @@ def layer_holding(engine: Engine, image: str, marker: str) -> str | None:
         return None
     for entry, layer in zip(makers, layers, strict=True):
         if marker in entry.get("CreatedBy", ""):
-            return layer
+            return str(layer)
     return None
 
 

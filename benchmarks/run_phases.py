@@ -3,6 +3,7 @@ idle memory, and the CRUD load, each contender in turn."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -69,7 +70,7 @@ def starts(bench: VariantBench) -> None:
     for i in range(bench.settings.start_runs):
         for s in bench.contender_runs:
             try:
-                with bench.running(s, lambda sec, s=s: s.result.add("start_s", sec)):
+                with bench.running(s, functools.partial(s.result.add, "start_s")):
                     if i < bench.settings.runs:
                         idle_memory(bench, s)
             except runs.StartFailed as why:

@@ -40,6 +40,25 @@ def test_repo_is_ruff_formatted() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_repo_passes_mypy_strict() -> None:
+    """harness/, benchmarks/, extensions/, migrations/ and tasks.py ([tool.mypy] in pyproject)."""
+    out = subprocess.run([tool("mypy")], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_mypy_catches_a_string_given_as_the_package_list(tmp_path: Path) -> None:
+    """The bug mypy came for: apt_install("postgresql") would ask apt for p, o, s, t, ..."""
+    probe = tmp_path / "probe.py"
+    probe.write_text('from harness.machine.needs import apt_install\n\napt_install("postgresql")\n')
+    cache = ("--cache-dir", str(tmp_path / "cache"))
+    out = subprocess.run(
+        [tool("mypy"), "--strict", *cache, str(probe)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 1 and '"str"; expected "list[str]"  [arg-type]' in out.stdout, (
+        out.stdout
+    )
+
+
 def test_imports_keep_to_the_layers_and_have_no_cycles() -> None:
     """pyproject.toml's [tool.importlinter] contracts, TYPE_CHECKING imports included."""
     out = subprocess.run(

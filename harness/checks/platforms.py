@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from harness.checks.api import crud_round_trip
 from harness.checks.outcome import Figures, expect
-from harness.images.base_images import ARCH
+from harness.images.recipes import ARCH
 from harness.lab.container import run_container
 from harness.lab.emulated import patient, run_args
 from harness.machine.emulation import EMULATED, arch_of, is_emulated

@@ -118,7 +118,7 @@ def hostile_input(s: Subject) -> Figures:
     c = s.main_container()
     # only what the fuzzing causes: at start the health probe may see 503 (migrations pending)
     before = len(c.logs().splitlines())
-    first_seed, count, seeds = zlib.crc32(s.variant.name.encode()), 0, []
+    first_seed, count, seeds = zlib.crc32(s.variant.name.encode()), 0, list[int]()
     while count < FUZZ_FLOOR and len(seeds) < FUZZ_ROUNDS:
         seeds.append(first_seed + len(seeds))
         count += fuzz_round(s, c.port, seeds[-1])

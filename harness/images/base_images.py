@@ -63,6 +63,13 @@ class BaseImage:
     kind: str  # "real" | "stand-in" | "skipped"
     reason: str
 
+    @property
+    def usable(self) -> str:
+        """The image to build FROM; only a skipped base has none, and says why."""
+        if self.image is None:
+            raise ValueError(f"{self.requested} has no image to use: {self.reason}")
+        return self.image
+
 
 # One `tasks.py` run, the same in all its processes: a stand-in that failed in it is not retried
 RUN_ID = os.environ.get("TASKS_STARTED", "")
@@ -94,7 +101,7 @@ def host_mirrors() -> dict[str, str]:
     """MIRROR and SECURITY_MIRROR for the recipes: the host's own Debian sources, if any."""
     text = HOST_SOURCES.read_text() if HOST_SOURCES.exists() else ""
     uris = re.findall(r"^URIs:\s*(\S+)", text, re.M)
-    mirrors = {}
+    mirrors: dict[str, str] = {}
     for uri in uris:
         key = "SECURITY_MIRROR" if uri.rstrip("/").endswith("-security") else "MIRROR"
         mirrors.setdefault(key, uri)

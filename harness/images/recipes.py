@@ -54,7 +54,7 @@ def read_recipe(script: Path) -> Recipe:
         faithful=fields["faithful"][0],
         changes=tuple(fields.get("image", [])),
         shell=fields["shell"][0] == "yes",
-        python=(fields.get("python") or [None])[0],
+        python=fields["python"][0] if "python" in fields else None,
     )
 
 

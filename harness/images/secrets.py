@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets as _random
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -35,7 +35,7 @@ def write_ca_bundle(dest: Path, sentinel: str, host_bundle: Path = HOST_CA_BUNDL
 
 
 def scan_stream(
-    stream: BinaryIO, needles: Iterable[str], chunk: int = 1 << 20
+    stream: IO[bytes], needles: Iterable[str], chunk: int = 1 << 20
 ) -> tuple[set[str], int]:
     """Which needles occur anywhere in the stream (e.g. `docker save`), and bytes read."""
     wanted = {n: n.encode() for n in needles}

@@ -63,7 +63,8 @@ class Container:
 
     def state(self) -> dict[str, Any]:
         out = self.engine.docker("inspect", "--format", "{{json .State}}", self.name).stdout
-        return json.loads(out)
+        state: dict[str, Any] = json.loads(out)
+        return state
 
     def wait_for_health_200(self, timeout: float = 60.0) -> float:
         """Seconds from `docker run` until /health first answers 200."""

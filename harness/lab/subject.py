@@ -10,8 +10,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.images.base_images import ARCH, BaseImage, resolve_base
+from harness.images.base_images import BaseImage, resolve_base
 from harness.images.build import BuildSecrets, Image, build_image
+from harness.images.recipes import ARCH
 from harness.images.secrets import make_sentinels, write_ca_bundle
 from harness.lab.container import Container, run_container
 from harness.lab.emulated import patient, run_args
@@ -211,7 +212,7 @@ def provide_custom_base(lab: Lab, variant: Variant) -> BaseImage:
     spec = variant.provide_base or {}
     ref = fill_registry(spec["ref"], lab.registry.host)
     source = resolve_or_skip(lab.engine, spec["from"])
-    lab.engine.docker("tag", source.image, ref)
+    lab.engine.docker("tag", source.usable, ref)
     lab.engine.docker("push", ref)
     lab.engine.docker("rmi", ref)  # the build must pull it from the registry
     return BaseImage(
@@ -245,12 +246,12 @@ def prepare_subject(lab: Lab, variant: Variant) -> Subject:
         else None
     )
     build_args = {
-        "BASE_IMAGE": base.image,
+        "BASE_IMAGE": base.usable,
         "REVISION": "matrix",
         "CREATED": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if builder:
-        build_args["BUILDER_IMAGE"] = builder.image
+        build_args["BUILDER_IMAGE"] = builder.usable
     log.info("%s: building %s on %s (%s)", variant.name, tag, base.image, base.kind)
     hits = lab.index.hits
     image = build_image(

@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 from pathlib import Path
+from typing import TypeGuard
 
 from harness.machine.engine import EngineError
 from harness.machine.needs import MachineError, apt_install, may_install
@@ -28,7 +29,7 @@ def arch_of(platform_: str) -> str:
     return platform_.split("/")[1]
 
 
-def is_emulated(platform_: str | None) -> bool:
+def is_emulated(platform_: str | None) -> TypeGuard[str]:
     return platform_ is not None and arch_of(platform_) != HOST_ARCH
 
 

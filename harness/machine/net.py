@@ -9,11 +9,11 @@ import urllib.request
 LOCAL_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def free_port(exclude: set[int] = frozenset()) -> int:
+def free_port(exclude: frozenset[int] | set[int] = frozenset()) -> int:
     while True:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+            port: int = sock.getsockname()[1]
         if port not in exclude:
             return port
 
@@ -38,6 +38,6 @@ def registry_has(host: str, ref: str) -> bool:
     )
     try:
         with LOCAL_OPENER.open(req, timeout=10) as resp:
-            return resp.status == 200
+            return bool(resp.status == 200)
     except OSError:
         return False

@@ -13,7 +13,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Self
 
-from harness.machine.engine import apt_install, may_install, tail
+from harness.machine.engine import tail
+from harness.machine.needs import apt_install, may_install
 from harness.machine.net import free_port
 from harness.machine.service import LOOPBACK, START_TIMEOUT, Service, ServiceError
 

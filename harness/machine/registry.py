@@ -13,7 +13,8 @@ from typing import Self
 
 import yaml
 
-from harness.machine.engine import apt_install, may_install, wait_until
+from harness.machine.engine import wait_until
+from harness.machine.needs import apt_install, may_install
 from harness.machine.net import LOCAL_OPENER, free_port
 from harness.machine.service import LOOPBACK, START_TIMEOUT, Service, ServiceError
 
@@ -66,7 +67,7 @@ class Registry(Service):
     def answers(self) -> bool:
         try:
             with LOCAL_OPENER.open(f"http://{LOOPBACK}:{self.port}/v2/", timeout=2) as response:
-                return response.status == 200
+                return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
 

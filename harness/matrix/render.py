@@ -20,7 +20,9 @@ class Project:
 
     @property
     def version(self) -> str:
-        return tomllib.loads((self.path / "pyproject.toml").read_text())["project"]["version"]
+        pyproject = tomllib.loads((self.path / "pyproject.toml").read_text())
+        version: str = pyproject["project"]["version"]
+        return version
 
     @property
     def image_tag(self) -> str:

@@ -54,14 +54,15 @@ def preview_update(project_dir: Path, vcs_ref: str | None = None) -> UpdatePrevi
         raise UpdateRefused(f"{project} is not in git; copier update needs a repository") from why
     # the same test as Copier's, so the preview refuses exactly when the update would
     if git(project, "status", "--porcelain", "--", ".").strip():
-        why = "copier update would refuse; commit or stash them"
-        raise UpdateRefused(f"{project} has uncommitted changes: {why}")
+        advice = "copier update would refuse; commit or stash them"
+        raise UpdateRefused(f"{project} has uncommitted changes: {advice}")
     with tempfile.TemporaryDirectory(prefix="update-preview-") as scratch:
         # a clone, so the real repository (index, objects, hooks) is never touched
         git(Path(scratch), "clone", "--quiet", str(top), "repo")
         clone = Path(scratch, "repo", project.relative_to(top))
-        options = {"defaults": True, "overwrite": True, "unsafe": True, "quiet": True}
-        copier.run_update(clone, vcs_ref=vcs_ref, **options)
+        copier.run_update(
+            clone, vcs_ref=vcs_ref, defaults=True, overwrite=True, unsafe=True, quiet=True
+        )
         conflicts = find_conflicts(clone)
         git(clone, "add", "--all", "--", ".")
         changed = git(clone, "diff", "--cached", "--relative", "--name-status", "HEAD", "--", ".")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,9 @@ class MatrixReport:
     def row(self, variant: str) -> Row:
         return self.rows.setdefault(variant, Row(variant))
 
-    def record(self, variant: str, criterion: str, ok: bool, figures: dict | None = None) -> None:
+    def record(
+        self, variant: str, criterion: str, ok: bool, figures: dict[str, Any] | None = None
+    ) -> None:
         row = self.row(variant)
         (row.passed if ok else row.failed).append(criterion)
         for key, value in (figures or {}).items():
@@ -40,7 +42,7 @@ class MatrixReport:
             else:
                 row.extra[key] = value
 
-    def run(self, subject: Any, name: str, check: Callable[[Any], dict]) -> None:
+    def run(self, subject: Any, name: str, check: Callable[[Any], dict[str, Any]]) -> None:
         """Run one check on a subject, recording its verdict and figures."""
         try:
             figures = check(subject)
@@ -144,7 +146,7 @@ RELIABILITY_COLUMNS = (
 )
 
 
-def columns(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def columns(head: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     lines = [head, *rows]
     widths = [min(max(len(str(line[i])) for line in lines), 70) for i in range(len(head))]
     return [

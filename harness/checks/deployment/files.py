@@ -16,7 +16,8 @@ KUBERNETES = "deploy/kubernetes"
 
 
 def project_version(project: Path) -> str:
-    return tomllib.loads((project / "pyproject.toml").read_text())["project"]["version"]
+    version: str = tomllib.loads((project / "pyproject.toml").read_text())["project"]["version"]
+    return version
 
 
 def image_tag(project: Path, answers: dict[str, Any]) -> str:
@@ -29,7 +30,8 @@ def dockerfile_healthcheck(project: Path) -> list[str]:
     found = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])\s*$", text, re.MULTILINE)
     if not found:
         raise ValueError("the Dockerfile has no exec-form HEALTHCHECK")
-    return json.loads(found.group(1))
+    command: list[str] = json.loads(found.group(1))
+    return command
 
 
 def load_yaml(path: Path) -> Any:

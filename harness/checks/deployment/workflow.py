@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ def action(step: dict[str, Any]) -> str:
     return str(step.get("uses", "")).split("@")[0]
 
 
-def find(steps: list[Step], test) -> list[Step]:
+def find(steps: list[Step], test: Callable[[dict[str, Any]], bool]) -> list[Step]:
     return [s for s in steps if test(s[2])]
 
 
