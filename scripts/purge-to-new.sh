@@ -35,7 +35,7 @@ leftovers=(
   .venv reports .cache .pytest_cache .ruff_cache .mypy_cache .import_linter_cache
   "$HOME/.cache/pip" "$HOME/.npm"
 )
-for path in "$tmp"/task-api-standin-*.lock "$tmp"/task-api-template-* "$tmp"/standin-* \
+for path in "$tmp"/task-api-standin-*.lock "$tmp"/task-api-standin-*.failed "$tmp"/task-api-template-* "$tmp"/standin-* \
   "$tmp"/standin.* "$tmp"/standins-* "$tmp"/standins.log; do
   [[ -e "$path" ]] && leftovers+=("$path")
 done
