@@ -224,7 +224,8 @@ def standins() -> None:
             base = resolve_base(engine, ref, arch)
         except BaseImageError as exc:  # one line each; the others are still made
             failed.append(ref)
-            print(f"FAILED {ref} {arch}: {str(exc).splitlines()[0]}", flush=True)
+            first, *rest = str(exc).splitlines() or [type(exc).__name__]
+            print(f"FAILED {ref} {arch}: {first}", *(f"    {line}" for line in rest), sep="\n")
             return
         row = f"{ref + ' ' + arch:38} {base.kind:9} {base.image or '-':48} {base.reason}"
         print(row, flush=True)
