@@ -225,7 +225,8 @@ def standins() -> None:
         except BaseImageError as exc:  # one line each; the others are still made
             failed.append(ref)
             first, *rest = str(exc).splitlines() or [type(exc).__name__]
-            print(f"FAILED {ref} {arch}: {first}", *(f"    {line}" for line in rest), sep="\n")
+            indented = [f"    {line}" for line in rest]
+            print(f"FAILED {ref} {arch}: {first}", *indented, sep="\n", flush=True)
             return
         row = f"{ref + ' ' + arch:38} {base.kind:9} {base.image or '-':48} {base.reason}"
         print(row, flush=True)
