@@ -18,8 +18,15 @@ if TYPE_CHECKING:
     from harness.lab.subject import Subject
 
 
+BASE_LABEL = "org.opencontainers.image.base.name"
+
+
 def builds(s: Subject) -> Figures:
     expect(s.image.size_bytes > 0, f"{s.image.tag} has no size after the build")
+    inspect = ("image", "inspect", "--format", f'{{{{index .Config.Labels "{BASE_LABEL}"}}}}')
+    label = s.engine.docker(*inspect, s.image.tag).stdout.strip()
+    # the build was given BASE_IMAGE: the label must name that base, not the default
+    expect(label == s.base.usable, f"{BASE_LABEL} is {label!r}, built FROM {s.base.usable!r}")
     return {"build_s": round(s.image.build_seconds, 1), "platform": s.platform}
 
 
