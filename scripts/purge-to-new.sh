@@ -35,8 +35,10 @@ leftovers=(
   .venv reports .cache .pytest_cache .ruff_cache .mypy_cache .import_linter_cache
   "$HOME/.cache/pip" "$HOME/.npm"
 )
-for path in "$tmp"/task-api-standin-*.lock "$tmp"/task-api-standin-*.failed "$tmp"/task-api-template-* "$tmp"/standin-* \
-  "$tmp"/standin.* "$tmp"/standins-* "$tmp"/standins.log; do
+# the harness's temp names (harness/, benchmarks/: mkdtemp and TemporaryDirectory prefixes),
+# left behind when a run is killed, and pytest's own temp trees
+for path in "$tmp"/task-api-* "$tmp"/standin* "$tmp"/build-secrets-* "$tmp"/buildkit-probe-* \
+  "$tmp"/update-preview-* "$tmp"/bench-dockerfile-* "$tmp"/pytest-of-*; do
   [[ -e "$path" ]] && leftovers+=("$path")
 done
 
