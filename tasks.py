@@ -27,7 +27,8 @@ from pathlib import Path
 if sys.version_info < (3, 11):  # noqa: UP036 (this line exists for older Pythons)
     sys.exit(f"tasks.py needs Python 3.11 or newer; this is {sys.version.split()[0]}")
 
-from harness import machine  # noqa: E402  (standard library only, usable before .venv exists)
+# standard library only, usable before .venv exists
+from harness.machine import needs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -48,7 +49,7 @@ def ensure_venv() -> None:
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     python = VENV / "bin" / "python"
     if not python.exists() or not stamp.exists() or stamp.read_text() != digest:
-        machine.ensure_venv_support(say)
+        needs.ensure_venv_support(say)
         say(f"preparing {VENV.name} from {REQUIREMENTS.name}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
         subprocess.run(
@@ -81,8 +82,8 @@ NO_TESTS = 5  # pytest's exit code when a selection (say, `-- -k`) leaves a lane
 def prepare_machine(tier: str) -> None:
     """Install (or name) what the tier needs before any test starts."""
     try:
-        machine.ensure(tier, say)
-    except machine.MachineError as why:
+        needs.ensure(tier, say)
+    except needs.MachineError as why:
         say(f"cannot run the {tier} tier here: {why}")
         raise typer.Exit(2) from None
 
@@ -119,6 +120,8 @@ def run_lanes(env: dict[str, str], extra: list[str], warm: bool) -> int:
     say(f"rows lane: {shlex.join(pytest_argv(ROWS_LANE)[2:])}")
     say(f"checks lane, side by side: -m {shlex.quote(CHECKS_LANE)} (log: {CHECKS_LOG})")
     warming = warm_base_images() if warm else None
+    if warming is not None:
+        threading.Thread(target=say_if_failed, args=(warming,), daemon=True).start()
     with open(CHECKS_LOG, "w") as log:
         checks = subprocess.Popen(
             CHECKS_NICE + pytest_argv(CHECKS_LANE) + extra,
@@ -133,7 +136,7 @@ def run_lanes(env: dict[str, str], extra: list[str], warm: bool) -> int:
         waiter.join()
     report_checks(checks.returncode, again=True)
     if warming is not None and warming.wait() != 0:
-        say(f"the background stand-in build failed (the tests built their own): {STANDINS_LOG}")
+        say(f"again: {standins_failure(warming.returncode)}")
     codes = [code for code in (rows, checks.returncode) if code != NO_TESTS] or [NO_TESTS]
     return max(codes)
 
@@ -162,6 +165,22 @@ def warm_base_images() -> subprocess.Popen[bytes]:
         )
 
 
+def standins_failure(code: int) -> str:
+    """One line: the background build's own last error, and where the rest of it is."""
+    lines = [line for line in STANDINS_LOG.read_text(errors="replace").splitlines() if line]
+    cause = next((line for line in lines if line.startswith("FAILED ")), lines[-1] if lines else "")
+    return (
+        f"the background stand-in build failed (exit code {code}): {cause.strip()[:300]}"
+        f" - rows on that base fail with it, not rebuilding it (log: {STANDINS_LOG})"
+    )
+
+
+def say_if_failed(warming: subprocess.Popen[bytes]) -> None:
+    """Said the moment the background build ends badly, not after the rows."""
+    if warming.wait() != 0:
+        say(standins_failure(warming.returncode))
+
+
 @app.command()
 def test(
     tier: str = typer.Option("all", help="fast, container or all"),
@@ -187,23 +206,39 @@ def standins() -> None:
     """Find or build every base image the matrix refers to, and say which is which."""
     import tempfile
 
-    from harness.base_images import OFFICIAL_BASES, resolve_base
-    from harness.emulation import ensure_emulation
-    from harness.engine import ensure_engine
-    from harness.platforms import foreign_bases
+    from harness.checks.platforms import foreign_bases
+    from harness.images.base_images import OFFICIAL_BASES, resolve_base
+    from harness.images.recipes import ARCH
+    from harness.images.standin_checks import BaseImageError
+    from harness.machine.emulation import ensure_emulation
+    from harness.machine.engine import ensure_engine
 
     prepare_machine("container")
     logging.basicConfig(level=logging.INFO, format="[harness] %(message)s")
     engine = ensure_engine()
     say(f"engine: {engine.buildkit}")
+    failed: list[str] = []
+
+    def show(ref: str, arch: str = ARCH) -> None:
+        try:
+            base = resolve_base(engine, ref, arch)
+        except BaseImageError as exc:  # one line each; the others are still made
+            failed.append(ref)
+            first, *rest = str(exc).splitlines() or [type(exc).__name__]
+            indented = [f"    {line}" for line in rest]
+            print(f"FAILED {ref} {arch}: {first}", *indented, sep="\n", flush=True)
+            return
+        row = f"{ref + ' ' + arch:38} {base.kind:9} {base.image or '-':48} {base.reason}"
+        print(row, flush=True)
+
     for ref in OFFICIAL_BASES:
-        base = resolve_base(engine, ref)
-        print(f"{ref:38} {base.kind:9} {base.image or '-':48} {base.reason}", flush=True)
+        show(ref)
     with tempfile.TemporaryDirectory(prefix="standins-") as workdir:
         for variant, ref, arch in foreign_bases(Path(workdir)):
             say(f"{variant}: {ensure_emulation(f'linux/{arch}')}")
-            base = resolve_base(engine, ref, arch)
-            print(f"{ref + ' ' + arch:38} {base.kind:9} {base.image or '-':48} {base.reason}")
+            show(ref, arch)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -245,7 +280,7 @@ def update_diff(
     diff: bool = typer.Option(True, "--diff/--no-diff", help="print the diff after the summary"),
 ) -> None:
     """Show what `copier update` would change in a rendered project, without changing it."""
-    from harness.update import UpdateRefused, preview_update
+    from harness.matrix.update import UpdateRefused, preview_update
 
     try:
         preview = preview_update(project_dir, vcs_ref)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from benchmarks import builds, runs
 from benchmarks.builds import Built
 from benchmarks.dockerfiles import with_cache_ids
-from harness.secrets import HOST_CA_BUNDLE
+from harness.images.secrets import HOST_CA_BUNDLE
 
 if TYPE_CHECKING:
-    from benchmarks.bench import ContenderRun, VariantBench
+    from benchmarks.session import ContenderRun, VariantBench
 
 log = logging.getLogger("harness")
 MB = 1e6
@@ -53,12 +53,10 @@ def cold_builds(bench: VariantBench) -> None:
             deps = runs.deps_size(bench.engine, done.tag)
             s.result.add("cold_build_s", done.seconds)
             s.result.add("image_mb", done.size_bytes / MB)
-            s.result.add("deps_mb", int(deps["bytes"]) / MB)
-            s.result.add(
-                "overhead_mb", (done.size_bytes - bench.base_bytes - int(deps["bytes"])) / MB
-            )
+            s.result.add("deps_mb", deps["bytes"] / MB)
+            s.result.add("overhead_mb", (done.size_bytes - bench.base_bytes - deps["bytes"]) / MB)
             s.result.facts.update(
-                deps_path=deps["path"], deps_bytecode_mb=round(int(deps["pyc_bytes"]) / MB, 1)
+                deps_path=deps["path"], deps_bytecode_mb=round(deps["pyc_bytes"] / MB, 1)
             )
             log.info(
                 "bench %s: cold build %d of %s: %.1f s, %.1f MB",

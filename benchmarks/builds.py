@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.build import BuildError
-from harness.engine import Engine
+from harness.images.build import BuildError
+from harness.machine.engine import Engine
 
 STEP_HEADER = re.compile(r"^#(\d+) \[[^\]]+\] (.*)$", re.MULTILINE)
 STEP_CACHED = re.compile(r"^#(\d+) CACHED$", re.MULTILINE)
@@ -90,7 +90,7 @@ def layer_holding(engine: Engine, image: str, marker: str) -> str | None:
         return None
     for entry, layer in zip(makers, layers, strict=True):
         if marker in entry.get("CreatedBy", ""):
-            return layer
+            return str(layer)
     return None
 
 

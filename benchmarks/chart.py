@@ -52,7 +52,8 @@ def chart_svg(result: VariantResult, title: str) -> str:
         "1.0 = same as naive. Which way is better is printed per row.</text>",
     ]
     for i, c in enumerate(shown):
-        x, y = 10 + (i % 2) * 440, 48 + 16 * (i // 2)
+        x: float = 10 + (i % 2) * 440
+        y = 48 + 16 * (i // 2)
         out.append(
             f'<rect x="{x}" y="{y}" width="12" height="12" fill="{colour[c.key]}"/>'
             f'<text x="{x + 16}" y="{y + 10}">{escape(c.label)}</text>'

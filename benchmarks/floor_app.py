@@ -5,6 +5,8 @@ gunicorn settings as the rendered app. What is left of its speed is the server a
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -39,7 +41,8 @@ class Pool:
         connection = await self.take()
         try:
             cursor = await connection.execute(sql, params)
-            return await cursor.fetchone()
+            row: dict[str, object] | None = await cursor.fetchone()
+            return row
         finally:
             self.idle.put_nowait(connection)
 
@@ -66,7 +69,14 @@ async def answer(method: str, path: str, body: bytes) -> tuple[int, object]:
     return (200, row) if row else (404, {"detail": "none"})
 
 
-async def app(scope: dict, receive, send) -> None:  # noqa: ANN001 (the ASGI callables)
+Message = dict[str, Any]  # an ASGI event: JSON-like, its keys depend on its "type"
+
+
+async def app(
+    scope: Message,
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
     if scope["type"] == "lifespan":
         while (await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})

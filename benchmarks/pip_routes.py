@@ -16,7 +16,7 @@ import re
 from benchmarks.contenders import NAIVE, RENDERED, Contender
 from benchmarks.dockerfiles import HERE
 from benchmarks.runs import RunSpec, offline_python
-from harness.engine import Engine
+from harness.machine.engine import Engine
 
 BASE_PIP, APT_PIP, NO_SHELL = "base", "apt", "no shell"
 FIRST_FROM = re.compile(r"^FROM \$\{BASE_IMAGE\}( AS [\w-]+)?\n", re.MULTILINE)

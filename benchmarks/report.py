@@ -19,8 +19,8 @@ from benchmarks.tables import (
     proposals_table,
     targets_table,
 )
-from harness.engine import Engine
-from harness.variants import ROOT
+from harness.machine.engine import Engine
+from harness.matrix.variants import ROOT
 
 PROPOSALS_DIR = ROOT / "benchmarks" / "proposals"
 METHOD = Path(__file__).with_name("method.md")

@@ -10,21 +10,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.bench import (
-    PLACEHOLDER_REGISTRY,
-    VariantNotBenchable,
-    bench_variant,
-    default_variant,
-    summary_line,
-)
+from benchmarks.bench import bench_variant, default_variant, summary_line
 from benchmarks.figures import BenchSettings, VariantResult
 from benchmarks.report import BenchOutcome, Machine, write_outputs
+from benchmarks.session import PLACEHOLDER_REGISTRY, VariantNotBenchable
 from extensions.questions import builder_ref, image_family, pinned_base
-from harness.emulation import is_emulated
-from harness.engine import ensure_engine
-from harness.postgres import Postgres
-from harness.variants import ROOT, Variant, load_variants
-from harness.wrk import find_wrk
+from harness.checks.wrk import find_wrk
+from harness.machine.emulation import is_emulated
+from harness.machine.engine import ensure_engine
+from harness.machine.postgres import Postgres
+from harness.matrix.variants import ROOT, Variant, load_variants
 
 log = logging.getLogger("harness")
 DOCS = ROOT / "docs"

@@ -3,17 +3,18 @@ idle memory, and the CRUD load, each contender in turn."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING
 
 from benchmarks import runs
 from benchmarks.contenders import RENDERED
-from harness.net import free_port
-from harness.wrk import WrkError, run_crud_mix, seed_tasks
+from harness.checks.wrk import WrkError, run_crud_mix, seed_tasks
+from harness.machine.net import free_port
 
 if TYPE_CHECKING:
-    from benchmarks.bench import ContenderRun, VariantBench
+    from benchmarks.session import ContenderRun, VariantBench
 
 log = logging.getLogger("harness")
 MB = 1e6
@@ -69,7 +70,7 @@ def starts(bench: VariantBench) -> None:
     for i in range(bench.settings.start_runs):
         for s in bench.contender_runs:
             try:
-                with bench.running(s, lambda sec, s=s: s.result.add("start_s", sec)):
+                with bench.running(s, functools.partial(s.result.add, "start_s")):
                     if i < bench.settings.runs:
                         idle_memory(bench, s)
             except runs.StartFailed as why:

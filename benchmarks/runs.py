@@ -7,9 +7,10 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
-from harness.container import host_run_args, request
-from harness.engine import Engine
+from harness.lab.container import host_run_args, request
+from harness.machine.engine import Engine
 
 POLL_SECONDS = 0.01  # the first 200 is seen within 10 ms; a coarser poll blurs the start figure
 START_TIMEOUT = 60.0
@@ -166,10 +167,17 @@ def kib_field(text: str, name: str) -> int:
     return int(line.split()[1]) * 1024
 
 
-def deps_size(engine: Engine, image: str) -> dict[str, object]:
+class DepsSize(TypedDict):
+    path: str  # the site-packages that holds fastapi
+    bytes: int
+    pyc_bytes: int
+
+
+def deps_size(engine: Engine, image: str) -> DepsSize:
     """The installed runtime dependencies (the site-packages that holds fastapi)."""
     out = offline_python(engine, image, "-c", DEPS_SIZE_SCRIPT).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    size: DepsSize = json.loads(out.strip().splitlines()[-1])
+    return size
 
 
 # Run inside the image: seconds to import the app module, in-process (the start floor).
@@ -234,4 +242,5 @@ def uncompiled_at_start(
         UNCOMPILED_SCRIPT,
         input="\n".join(modules),
     ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    uncompiled: list[str] = json.loads(out.strip().splitlines()[-1])
+    return uncompiled

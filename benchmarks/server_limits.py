@@ -24,12 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.container import request
-from harness.hostile_clients import oversized_header
-from harness.net import free_port
-from harness.outcome import CheckFailed
-from harness.postgres import Postgres
-from harness.wrk import run_crud_mix, seed_tasks
+from harness.checks.hostile_clients import oversized_header
+from harness.checks.outcome import CheckFailed
+from harness.checks.wrk import run_crud_mix, seed_tasks
+from harness.lab.container import request
+from harness.machine.net import free_port
+from harness.machine.postgres import Postgres
 
 LOAD_SECONDS, CONNECTIONS = 8, 32
 FIGURES = ("start_s", "idle_pss_mb", "rps", "p99_ms")

@@ -5,7 +5,7 @@
 Each stop: `docker run` on the host network (health probe every second, as the matrix runs
 it) against a private PostgreSQL on 127.0.0.1, wait for the first 200 on /health, then
 `docker stop -t 10`. A stop still running after 7 s prints every process's stack first
-(harness/stops.py). Run several LANEs at once (distinct names) to load the machine.
+(harness/checks/stops.py). Run several LANEs at once (distinct names) to load the machine.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import threading
 import time
 from collections import Counter
 
-from harness.container import request
-from harness.net import free_port
-from harness.postgres import Postgres
-from harness.stops import STUCK_AFTER_S, process_stacks
+from harness.checks.stops import STUCK_AFTER_S, process_stacks
+from harness.lab.container import request
+from harness.machine.net import free_port
+from harness.machine.postgres import Postgres
 
 
 def docker(*args: str) -> subprocess.CompletedProcess[str]:

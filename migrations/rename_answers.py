@@ -53,7 +53,9 @@ def rename_answers(text: str, renames: list[Rename], from_release: Release | Non
         if (from_release is not None and from_release >= release) or old not in keys or new in keys:
             continue
         i = keys.pop(old)
-        lines[i] = new + KEY_LINE.match(lines[i])["rest"]
+        matched = KEY_LINE.match(lines[i])
+        assert matched, f"line {i} was read as a key line"  # keys maps only matching lines
+        lines[i] = new + matched["rest"]
         keys[new] = i
         done.append(f"answer {old!r} is now {new!r} (renamed in {'.'.join(map(str, release))})")
     return "".join(lines), done

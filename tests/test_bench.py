@@ -20,9 +20,9 @@ from benchmarks.dockerfiles import cache_targets, startup_bytecode_dockerfile, w
 from benchmarks.figures import FIGURES, BenchSettings
 from benchmarks.peer_recipes import FLOOR
 from benchmarks.run import run_bench
-from harness.net import free_port
-from harness.variants import ROOT
-from harness.wrk import WrkError, read_figures, run_crud_mix
+from harness.checks.wrk import WrkError, read_figures, run_crud_mix
+from harness.machine.net import free_port
+from harness.matrix.variants import ROOT
 
 # wrk's own text report comes first; the last line is what crud_mix.lua's done() prints
 WRK_STDOUT = """Running 2s test @ http://127.0.0.1:8000
@@ -133,7 +133,7 @@ def test_proc_memory_fields_are_read() -> None:
 
 
 def test_startup_bytecode_variant_rewrites_the_rendered_dockerfile(tmp_path: Path) -> None:
-    from harness.render import render_project
+    from harness.matrix.render import render_project
 
     project = render_project({}, tmp_path / "project")
     variant = startup_bytecode_dockerfile((project.path / "Dockerfile").read_text())
@@ -263,7 +263,7 @@ def test_all_benches_each_base_once_and_says_why_not_the_rest() -> None:
 def test_pip_less_bases_get_pip_the_way_their_users_do(tmp_path: Path) -> None:
     from benchmarks.peer_recipes import floor_contender, peer_contenders
     from benchmarks.pip_routes import APT_PIP, NO_SHELL, contenders_for
-    from harness.render import render_project
+    from harness.matrix.render import render_project
 
     project = render_project({}, tmp_path / "project")
     everyone = [*main_contenders(project.path), *peer_contenders(), floor_contender()]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checks import CHECKS, OPTIONAL_CRITERIA
-from harness.emulation import is_emulated
-from harness.net import registry_has
-from harness.platforms import emulated_skip, multi_platform, twin_ref
-from harness.report import MatrixReport
-from harness.spec import success_criteria
+from harness.checks.criteria import CHECKS, OPTIONAL_CRITERIA
+from harness.checks.platforms import emulated_skip, multi_platform, twin_ref
+from harness.machine.emulation import is_emulated
+from harness.machine.net import registry_has
+from harness.matrix.spec import success_criteria
+from harness.report.matrix_report import MatrixReport
 
 pytestmark = pytest.mark.container
 

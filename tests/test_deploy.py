@@ -19,20 +19,18 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import (
-    deployment,
-    deployment_kubernetes,
-    deployment_supply,
-    deployment_updates,
-    deployment_workflow,
-    linters,
-)
-from harness.deployment import PIECE_OF, PIECES, Piece
-from harness.deployment_workflow import WORKFLOW
-from harness.net import LOCAL_OPENER, free_port
-from harness.render import Project, render_project
-from harness.spec import success_criteria
-from harness.variants import ROOT
+from harness.checks import linters
+from harness.checks.deployment import kubernetes as deployment_kubernetes
+from harness.checks.deployment import pieces as deployment
+from harness.checks.deployment import supply as deployment_supply
+from harness.checks.deployment import updates as deployment_updates
+from harness.checks.deployment import workflow as deployment_workflow
+from harness.checks.deployment.pieces import PIECE_OF, PIECES, Piece
+from harness.checks.deployment.workflow import WORKFLOW
+from harness.machine.net import LOCAL_OPENER, free_port
+from harness.matrix.render import Project, render_project
+from harness.matrix.spec import success_criteria
+from harness.matrix.variants import ROOT
 
 # each registry kind with its own port and UID, so agreement is never agreement by default
 REGISTRY_ANSWERS = {
@@ -466,7 +464,7 @@ Served = tuple[Project, Path, dict[str, str]]  # the project, its venv's python,
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The rendered app with every piece, serving on loopback from SQLite in the project's venv."""
-    from harness.project_env import project_python
+    from harness.matrix.project_env import project_python
 
     answers = {"ci": "github", "compose": True, "kubernetes": True, "port": free_port()}
     project = render_project(answers, tmp_path_factory.mktemp("served") / "project")

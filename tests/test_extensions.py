@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from jinja2.sandbox import SandboxedEnvironment
 
-from harness.variants import ROOT
+from harness.matrix.variants import ROOT
 
 # loaded by path, as copier-template-extensions loads it: extensions/ is not a package
 _spec = importlib.util.spec_from_file_location("questions", ROOT / "extensions" / "questions.py")

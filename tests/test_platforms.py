@@ -8,12 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import emulation
-from harness.checks import CHECKS
-from harness.platforms import emulated_skip
-from harness.reliability import RELIABILITY
-from harness.report import MatrixReport
-from harness.variants import load_variants
+from harness.checks.criteria import CHECKS
+from harness.checks.platforms import emulated_skip
+from harness.checks.reliability import RELIABILITY
+from harness.machine import emulation
+from harness.matrix.variants import load_variants
+from harness.report.matrix_report import MatrixReport
 
 
 def test_the_arm64_row_is_its_twin_built_for_arm64() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.project_env import project_python
-from harness.render import Project, render_project
+from harness.matrix.project_env import project_python
+from harness.matrix.render import Project, render_project
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def python() -> Path:
 
 @pytest.fixture(scope="module")
 def postgres():
-    from harness.postgres import Postgres
-    from harness.service import ServiceError
+    from harness.machine.postgres import Postgres
+    from harness.machine.service import ServiceError
 
     try:
         server = Postgres(password="project-tests")

@@ -12,7 +12,7 @@ import copier
 import pytest
 import yaml
 
-from harness.variants import ROOT
+from harness.matrix.variants import ROOT
 
 COPIER_YML = ROOT / "copier.yml"
 

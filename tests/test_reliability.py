@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.platforms import emulated_skip
-from harness.reliability import RELIABILITY
-from harness.report import MatrixReport
-from harness.same_runtime import ran_on_same_runtime
+from harness.checks.platforms import emulated_skip
+from harness.checks.reliability import RELIABILITY
+from harness.report.matrix_report import MatrixReport
+from harness.report.same_runtime import ran_on_same_runtime
 
 pytestmark = pytest.mark.container
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.checks import CHECKS, OPTIONAL_CRITERIA
-from harness.spec import success_criteria
-from harness.variants import ROOT, load_variants
+from harness.checks.criteria import CHECKS, OPTIONAL_CRITERIA
+from harness.matrix.spec import success_criteria
+from harness.matrix.variants import ROOT, load_variants
 
 QUESTIONS = yaml.safe_load((ROOT / "copier.yml").read_text())
 BASE_IMAGES = list(QUESTIONS["base_image"]["choices"].values())

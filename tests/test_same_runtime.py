@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import same_runtime
-from harness.report import MatrixReport
+from harness.report import same_runtime
+from harness.report.matrix_report import MatrixReport
 
 DOCKERFILE = """FROM base AS builder
 RUN make-venv

@@ -1,5 +1,6 @@
-"""The stand-in base recipes of harness/standins/: readable headers, a hash that follows every
-change, shellcheck-clean scripts (fast tier); built, labelled and checked images (container)."""
+"""The stand-in base recipes of harness/images/standins/: readable headers, a hash that
+follows every change, shellcheck-clean scripts (fast tier); built, labelled and checked
+images (container)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from harness import base_images
-from harness.base_images import (
+from harness.checks.linters import find_tool
+from harness.images import base_images, recipes
+from harness.images.base_images import (
     LABEL_FOR,
     LABEL_RECIPE,
     OFFICIAL_BASES,
-    RECIPE_DIR,
-    RECIPES,
     SKIP_REASONS,
     image_labels,
-    read_recipe,
-    recipe_hash,
     resolve_base,
 )
-from harness.linters import find_tool
+from harness.images.recipes import RECIPE_DIR, RECIPES, read_recipe, recipe_hash
 
 
 def test_every_official_base_has_a_recipe_or_a_reason() -> None:
@@ -57,8 +55,8 @@ def test_hash_follows_shared_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     recipe = RECIPES["debian:trixie-slim"]
     before = recipe_hash(recipe)
     shared = tmp_path / "common.sh"
-    shared.write_text(base_images.SHARED_STEPS.read_text() + "# one more line\n")
-    monkeypatch.setattr(base_images, "SHARED_STEPS", shared)
+    shared.write_text(recipes.SHARED_STEPS.read_text() + "# one more line\n")
+    monkeypatch.setattr(recipes, "SHARED_STEPS", shared)
     assert recipe_hash(recipe) != before
 
 
@@ -71,7 +69,7 @@ def test_recipes_are_shellcheck_clean() -> None:
 
 @pytest.mark.container
 def test_standins_are_built_labelled_and_reused() -> None:
-    from harness.engine import ensure_engine
+    from harness.machine.engine import ensure_engine
 
     engine = ensure_engine()
     for ref, recipe in RECIPES.items():
@@ -85,3 +83,14 @@ def test_standins_are_built_labelled_and_reused() -> None:
     alpine = resolve_base(engine, "python:3.13-alpine3.22")
     assert alpine.kind == "skipped"
     assert "no apk repository" in alpine.reason
+
+
+def test_a_stand_in_that_failed_in_this_run_is_not_built_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(base_images, "RUN_ID", "run-1")
+    note = tmp_path / "x.failed"
+    note.write_text("run-1\nabc123\nrecipe.sh failed: fix the mirror")
+    with pytest.raises(base_images.BaseImageError, match="fix the mirror"):
+        base_images.refuse_known_failure(note, "abc123")
+    base_images.refuse_known_failure(note, "changed-recipe")  # an edited recipe is tried again
+    monkeypatch.setattr(base_images, "RUN_ID", "run-2")
+    base_images.refuse_known_failure(note, "abc123")  # and so is the next run

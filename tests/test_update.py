@@ -18,8 +18,8 @@ import copier
 import pytest
 import yaml
 
-from harness.update import UpdateRefused, find_conflicts, preview_update
-from harness.variants import ROOT
+from harness.matrix.update import UpdateRefused, find_conflicts, preview_update
+from harness.matrix.variants import ROOT
 
 sys.path.insert(0, str(ROOT / "migrations"))
 from rename_answers import parse_release, rename_answers  # noqa: E402  (a script, not a package)

@@ -7,9 +7,12 @@ import runpy
 import socket
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from app.config import LOG_FORMAT, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:  # imported when serving only: the other commands start without FastAPI
+    from fastapi import FastAPI
 
 USAGE = "usage: python -m app [serve|migrate]"
 GUNICORN_CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
@@ -50,7 +53,7 @@ def serve(settings: Settings) -> None:
                 if name in self.cfg.settings:
                     self.cfg.set(name, value)
 
-        def load(self) -> object:
+        def load(self) -> "FastAPI":
             from app.main import app
 
             return app

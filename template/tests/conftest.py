@@ -9,12 +9,13 @@
 import contextlib
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import MakeClient, NewTask, UniqueTitle
 
 BASE_URL = os.environ.get("TEST_BASE_URL", "").strip().rstrip("/")
 LIVE = bool(BASE_URL)
@@ -93,7 +94,7 @@ def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def make_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., httpx.Client]]:
+def make_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeClient]:
     """Build an in-process client for an app started with extra environment variables."""
     from fastapi.testclient import TestClient
 
@@ -113,21 +114,24 @@ def make_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., httpx
 
 
 @pytest.fixture
-def unique_title() -> Callable[[str], str]:
+def unique_title() -> UniqueTitle:
     """Titles that cannot clash with data already in a live deployment."""
-    return lambda prefix="task": f"{prefix} {uuid.uuid4().hex[:12]}"
+
+    def title(prefix: str) -> str:
+        return f"{prefix} {uuid.uuid4().hex[:12]}"
+
+    return title
 
 
 @pytest.fixture
-def new_task(
-    client: httpx.Client, unique_title: Callable[[str], str]
-) -> Callable[..., dict[str, Any]]:
+def new_task(client: httpx.Client, unique_title: UniqueTitle) -> NewTask:
     """Create a task through the API and return its JSON."""
 
     def create(**fields: Any) -> dict[str, Any]:
         body = {"title": unique_title("test"), **fields}
         response = client.post("/tasks", json=body)
         assert response.status_code == 201, response.text
-        return response.json()
+        task: dict[str, Any] = response.json()
+        return task
 
     return create

@@ -38,13 +38,17 @@ def load_conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
         ("junk", None),
     ],
 )
-def test_cpu_quota(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, expected) -> None:
+def test_cpu_quota(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str, expected: int | None
+) -> None:
     cpu_max = tmp_path / "cpu.max"
     cpu_max.write_text(text)
     assert load_conf(monkeypatch)["cpu_quota"](cpu_max) == expected
 
 
-def test_default_workers_follow_quota_and_cap(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_default_workers_follow_quota_and_cap(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     conf = load_conf(monkeypatch)
     default_workers, cap = conf["default_workers"], conf["MAX_DEFAULT_WORKERS"]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import MakeClient
 
 
 def test_healthy(client: httpx.Client) -> None:
@@ -23,7 +24,7 @@ def test_service_name_is_the_project_slug(client: httpx.Client) -> None:
 
 
 @pytest.mark.inprocess
-def test_unmigrated_database_is_not_ready(make_client, tmp_path: Path) -> None:
+def test_unmigrated_database_is_not_ready(make_client: MakeClient, tmp_path: Path) -> None:
     client = make_client(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}", RUN_MIGRATIONS="false")
     health = client.get("/health")
     assert health.status_code == 503
@@ -35,7 +36,7 @@ def test_unmigrated_database_is_not_ready(make_client, tmp_path: Path) -> None:
 
 
 @pytest.mark.inprocess
-def test_unreachable_database_is_503_without_password(make_client) -> None:
+def test_unreachable_database_is_503_without_password(make_client: MakeClient) -> None:
     # Port 1 on loopback refuses connections immediately
     url = "postgresql://app:s3cret-pw@127.0.0.1:1/tasks"
     client = make_client(DATABASE_URL=url, RUN_MIGRATIONS="false")
@@ -61,14 +62,14 @@ def wait_until_healthy(client: httpx.Client, seconds: float = 15) -> None:
 
 
 @pytest.mark.inprocess
-def test_startup_migrations_make_it_healthy(make_client, tmp_path: Path) -> None:
+def test_startup_migrations_make_it_healthy(make_client: MakeClient, tmp_path: Path) -> None:
     client = make_client(DATABASE_URL=f"sqlite:///{tmp_path / 'fresh.db'}", RUN_MIGRATIONS="true")
     wait_until_healthy(client)
     assert client.post("/tasks", json={"title": "after migration"}).status_code == 201
 
 
 @pytest.mark.inprocess
-def test_dropped_table_is_503_not_500(make_client, tmp_path: Path) -> None:
+def test_dropped_table_is_503_not_500(make_client: MakeClient, tmp_path: Path) -> None:
     from sqlalchemy import create_engine, text
 
     url = f"sqlite:///{tmp_path / 'dropped.db'}"

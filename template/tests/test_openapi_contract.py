@@ -14,11 +14,13 @@ ITEM_ROUTES = [("/tasks/{task_id}", method) for method in ("get", "patch", "dele
 def schema(client: httpx.Client) -> dict[str, Any]:
     response = client.get("/openapi.json")
     assert response.status_code == 200
-    return response.json()
+    document: dict[str, Any] = response.json()
+    return document
 
 
 def _component(schema: dict[str, Any], name: str) -> dict[str, Any]:
-    return schema["components"]["schemas"][name]
+    component: dict[str, Any] = schema["components"]["schemas"][name]
+    return component
 
 
 def test_every_error_status_is_declared_with_a_body(schema: dict[str, Any]) -> None:

@@ -3,9 +3,10 @@
 from datetime import datetime
 
 import httpx
+from helpers import NewTask, UniqueTitle
 
 
-def test_create_returns_the_task(client: httpx.Client, unique_title) -> None:
+def test_create_returns_the_task(client: httpx.Client, unique_title: UniqueTitle) -> None:
     title = unique_title("Test containerized API")
     response = client.post("/tasks", json={"title": title, "description": "from the tests"})
     assert response.status_code == 201
@@ -15,25 +16,26 @@ def test_create_returns_the_task(client: httpx.Client, unique_title) -> None:
     assert task["description"] == "from the tests"
     assert task["status"] == "pending"
     created = datetime.fromisoformat(task["created_at"])
-    assert created.utcoffset() is not None and created.utcoffset().total_seconds() == 0
+    offset = created.utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
     assert task["updated_at"] == task["created_at"]
 
 
-def test_title_is_stripped(client: httpx.Client, unique_title) -> None:
+def test_title_is_stripped(client: httpx.Client, unique_title: UniqueTitle) -> None:
     title = unique_title("padded")
     response = client.post("/tasks", json={"title": f"  {title}  "})
     assert response.status_code == 201
     assert response.json()["title"] == title
 
 
-def test_round_trip(client: httpx.Client, new_task) -> None:
+def test_round_trip(client: httpx.Client, new_task: NewTask) -> None:
     task = new_task(status="in_progress")
     fetched = client.get(f"/tasks/{task['id']}")
     assert fetched.status_code == 200
     assert fetched.json() == task
 
 
-def test_patch_changes_only_sent_fields(client: httpx.Client, new_task) -> None:
+def test_patch_changes_only_sent_fields(client: httpx.Client, new_task: NewTask) -> None:
     task = new_task(description="keep me")
     response = client.patch(f"/tasks/{task['id']}", json={"status": "done"})
     assert response.status_code == 200
@@ -48,7 +50,11 @@ def test_patch_changes_only_sent_fields(client: httpx.Client, new_task) -> None:
     assert client.get(f"/tasks/{task['id']}").json() == updated
 
 
-def test_patch_title_and_clear_description(client: httpx.Client, new_task, unique_title) -> None:
+def test_patch_title_and_clear_description(
+    client: httpx.Client,
+    new_task: NewTask,
+    unique_title: UniqueTitle,
+) -> None:
     task = new_task(description="to be removed")
     title = unique_title("renamed")
     response = client.patch(f"/tasks/{task['id']}", json={"title": title, "description": None})
@@ -57,7 +63,7 @@ def test_patch_title_and_clear_description(client: httpx.Client, new_task, uniqu
     assert response.json()["description"] is None
 
 
-def test_delete_then_gone(client: httpx.Client, new_task) -> None:
+def test_delete_then_gone(client: httpx.Client, new_task: NewTask) -> None:
     task = new_task()
     response = client.delete(f"/tasks/{task['id']}")
     assert response.status_code == 204
@@ -66,7 +72,7 @@ def test_delete_then_gone(client: httpx.Client, new_task) -> None:
     assert client.delete(f"/tasks/{task['id']}").status_code == 404
 
 
-def test_missing_task_is_404_with_message(client: httpx.Client, new_task) -> None:
+def test_missing_task_is_404_with_message(client: httpx.Client, new_task: NewTask) -> None:
     task = new_task()
     client.delete(f"/tasks/{task['id']}")
     missing = task["id"]

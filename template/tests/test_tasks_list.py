@@ -6,6 +6,7 @@ A live deployment may already hold tasks, so these tests only reason about tasks
 from typing import Any
 
 import httpx
+from helpers import NewTask
 
 
 def _all_pages(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
@@ -18,7 +19,7 @@ def _all_pages(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
             return tasks
 
 
-def test_list_is_a_plain_list(client: httpx.Client, new_task) -> None:
+def test_list_is_a_plain_list(client: httpx.Client, new_task: NewTask) -> None:
     new_task()
     response = client.get("/tasks")
     assert response.status_code == 200
@@ -27,14 +28,16 @@ def test_list_is_a_plain_list(client: httpx.Client, new_task) -> None:
     assert 1 <= len(body) <= 20
 
 
-def test_list_is_ordered_by_id_and_contains_new_tasks(client: httpx.Client, new_task) -> None:
+def test_list_is_ordered_by_id_and_contains_new_tasks(
+    client: httpx.Client, new_task: NewTask
+) -> None:
     created = [new_task()["id"] for _ in range(3)]
     ids = [task["id"] for task in _all_pages(client)]
     assert ids == sorted(ids)
     assert set(created) <= set(ids)
 
 
-def test_limit_and_offset(client: httpx.Client, new_task) -> None:
+def test_limit_and_offset(client: httpx.Client, new_task: NewTask) -> None:
     for _ in range(3):
         new_task()
     everything = [task["id"] for task in _all_pages(client)]
@@ -47,7 +50,7 @@ def test_limit_and_offset(client: httpx.Client, new_task) -> None:
     assert beyond.json() == []
 
 
-def test_status_filter(client: httpx.Client, new_task) -> None:
+def test_status_filter(client: httpx.Client, new_task: NewTask) -> None:
     pending = new_task()
     done = new_task(status="done")
     moved = new_task()

@@ -1,0 +1,2 @@
+"""Images: base images (real or stand-ins built by the recipes in standins/), builds and
+the build secrets."""

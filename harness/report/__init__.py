@@ -1,0 +1,1 @@
+"""The report: the matrix table and what the rows have in common."""
