@@ -18,7 +18,7 @@ from harness.engine import Engine, ensure_engine
 from harness.net import free_port, port_is_free
 from harness.package_index import PackageIndex
 from harness.platforms import patient, run_args
-from harness.postgres import Postgres
+from harness.postgres import Postgres, tls_only_postgres
 from harness.project_env import project_python
 from harness.registry import Registry
 from harness.render import Project, render_project
@@ -45,6 +45,14 @@ class Lab:
     workdir: Path
     project_python: Path
     early: dict[str, Future[Subject]] = field(default_factory=dict)
+    tls: tuple[Postgres, Path] | None = None
+
+    def tls_postgres(self) -> tuple[Postgres, Path]:
+        """A TLS-only PostgreSQL and its CA's certificate, started on first use."""
+        if self.tls is None:
+            self.tls = tls_only_postgres(self.workdir / "tls", self.postgres.password)
+            log.info("TLS-only postgres on 127.0.0.1:%s", self.tls[0].port)
+        return self.tls
 
     def build_early(self, variants: Iterable[Variant]) -> None:
         """Build these rows in a background thread from now on. Under qemu a row takes many
@@ -84,7 +92,12 @@ def open_lab(workdir: Path) -> Iterator[Lab]:
             index.url.replace(sentinels["index password"], "***"),
         )
         ca = write_ca_bundle(workdir / "ca-bundle.pem", sentinels["CA bundle"])
-        yield Lab(engine, pg, registry, index, ca, sentinels, workdir, python)
+        lab = Lab(engine, pg, registry, index, ca, sentinels, workdir, python)
+        try:
+            yield lab
+        finally:
+            if lab.tls:
+                lab.tls[0].close()
 
 
 @dataclass
