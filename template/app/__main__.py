@@ -58,19 +58,34 @@ def serve(settings: Settings) -> None:
     Server().run()
 
 
+# What to do about each reason `migrate` can fail for; the detail says which part failed
+MIGRATE_ADVICE = {
+    "database_unreachable": "check the host and port in DATABASE_URL, and that the database runs",
+    "database_auth_failed": "check the user and password in DATABASE_URL, and pg_hba.conf",
+    "database_tls_failed": "check sslmode and the certificates in DATABASE_URL",
+    "database_timeout": "a lock was held longer than MIGRATION_LOCK_TIMEOUT: run migrate again",
+}
+
+
 def migrate(settings: Settings) -> None:
+    from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.database import describe_db_error
-    from app.migrate import run_migrations
+    from app.database import UnknownRevisionError, describe_db_error, reason_code
+    from app.migrate import run_migrations, unknown_revision_advice
 
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     logger = logging.getLogger("app.migrations")
     logger.info("applying migrations to %s", settings.safe_database_url)
     try:
         revision = run_migrations(settings)
-    except SQLAlchemyError as exc:
-        fail(f"migrations failed on {settings.safe_database_url}: {describe_db_error(exc)}", 1)
+    except UnknownRevisionError as exc:
+        fail(f"migrations not applied (schema_unknown_revision): {unknown_revision_advice(exc)}", 1)
+    except (SQLAlchemyError, CommandError) as exc:
+        reason = reason_code(exc)
+        advice = MIGRATE_ADVICE.get(reason, "see the detail")
+        where = settings.safe_database_url
+        fail(f"migrations failed on {where} ({reason}: {advice}): {describe_db_error(exc)}", 1)
     logger.info("database schema is at revision %s", revision)
 
 

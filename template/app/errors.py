@@ -16,18 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.database import describe_db_error
+from app.database import describe_db_error, reason_code
 from app.migrate import SCHEMA_NOT_READY, forget_schema
 from app.tasks import MAX_BODY_BYTES
 
 logger = logging.getLogger("app.errors")
 T = TypeVar("T")
-
-
-def _is_missing_table(exc: SQLAlchemyError) -> bool:
-    # 42P01 is PostgreSQL's undefined_table; SQLite only says so in the message
-    original = getattr(exc, "orig", None)
-    return getattr(original, "sqlstate", None) == "42P01" or "no such table" in str(original)
 
 
 def _unavailable(detail: str) -> JSONResponse:
@@ -36,14 +30,14 @@ def _unavailable(detail: str) -> JSONResponse:
 
 async def database_error_handler(request: Request, exc: SQLAlchemyError) -> JSONResponse:
     """Map SQLAlchemy errors: schema missing or database down -> 503, anything else -> 500."""
-    where = f"{request.method} {request.url.path}"
-    if _is_missing_table(exc):
+    where, reason = f"{request.method} {request.url.path}", reason_code(exc)
+    if reason == "schema_not_migrated":
         forget_schema(request.app)
-        logger.warning("%s: %s", where, SCHEMA_NOT_READY)
+        logger.warning("%s: %s: %s", where, reason, describe_db_error(exc))
         return _unavailable(SCHEMA_NOT_READY)
     invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError) or invalidated:
-        logger.warning("%s: database unavailable: %s", where, describe_db_error(exc))
+        logger.warning("%s: %s: %s", where, reason, describe_db_error(exc))
         # Internal host names stay in the log; clients only learn it is temporary
         return _unavailable("database unavailable, try again shortly")
     logger.error("%s: unexpected database error", where, exc_info=exc)
