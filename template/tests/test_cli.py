@@ -49,6 +49,25 @@ def test_malformed_database_url(tmp_path: Path) -> None:
     assert "DATABASE_URL" in assert_one_line_error(result)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:Xy#9@Qz7@127.0.0.1/tasks",  # the shape that once reached the log
+        "postgresql://app:Pw3Rd/Zq8Lk@127.0.0.1/tasks",
+        "postgresql://app@127.0.0.1/tasks?password=Pw3Rd@Zq8Lk",
+    ],
+)
+@pytest.mark.parametrize("command", [[], ["migrate"]])
+def test_unencoded_password_is_refused_in_one_line(
+    tmp_path: Path, url: str, command: list[str]
+) -> None:
+    result = run_module(["app", *command], tmp_path, DATABASE_URL=url)
+    line = assert_one_line_error(result)
+    assert "percent-encode" in line
+    output = result.stdout + result.stderr
+    assert not any(piece in output for piece in ("Xy", "Qz7", "Pw3Rd", "Zq8Lk")), output
+
+
 def test_bad_port(tmp_path: Path) -> None:
     result = run_module(["app"], tmp_path, DATABASE_URL="sqlite:///x.db", PORT="eighty")
     assert "PORT must be a number from 1 to 65535" in assert_one_line_error(result)
