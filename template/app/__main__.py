@@ -1,5 +1,6 @@
-"""`python -m app [serve|migrate]`: check the settings first, so a mistake ends in one line
-on stderr instead of a traceback; then serve (gunicorn, with gunicorn.conf.py) or migrate."""
+"""`python -m app [serve | migrate [REVISION]]`: check the settings first, so a mistake ends
+in one line on stderr instead of a traceback; then serve (gunicorn, with gunicorn.conf.py)
+or migrate (to head, or up or down to the revision given)."""
 
 import errno
 import logging
@@ -11,7 +12,7 @@ from typing import NoReturn
 
 from app.config import LOG_FORMAT, Settings, SettingsError, load_settings
 
-USAGE = "usage: python -m app [serve|migrate]"
+USAGE = "usage: python -m app [serve | migrate [REVISION]]"
 GUNICORN_CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 
 
@@ -67,7 +68,7 @@ MIGRATE_ADVICE = {
 }
 
 
-def migrate(settings: Settings) -> None:
+def migrate(settings: Settings, target: str) -> None:
     from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -78,7 +79,7 @@ def migrate(settings: Settings) -> None:
     logger = logging.getLogger("app.migrations")
     logger.info("applying migrations to %s", settings.safe_database_url)
     try:
-        revision = run_migrations(settings)
+        revision = run_migrations(settings, target)
     except UnknownRevisionError as exc:
         fail(f"migrations not applied (schema_unknown_revision): {unknown_revision_advice(exc)}", 1)
     except (SQLAlchemyError, CommandError) as exc:
@@ -94,14 +95,14 @@ def main(argv: list[str]) -> None:
     if command in {"-h", "--help", "help"}:
         print(USAGE)
         return
-    if command not in {"serve", "migrate"} or len(argv) > 1:
+    if command not in {"serve", "migrate"} or len(argv) > (2 if command == "migrate" else 1):
         fail(f"unknown arguments {' '.join(argv)!r}; {USAGE}")
     try:
         settings = load_settings()
     except SettingsError as exc:
         fail(str(exc))
     if command == "migrate":
-        migrate(settings)
+        migrate(settings, argv[1] if len(argv) > 1 else "head")
     else:
         serve(settings)
 

@@ -73,8 +73,20 @@ def refuse_unknown_revision(connection: Connection) -> None:
             raise UnknownRevisionError(revision, head_revision())
 
 
-def run_migrations(settings: Settings) -> str | None:
-    """Upgrade the database to head and return the resulting revision; safe to repeat."""
+def past_revisions(connection: Connection) -> set[str]:
+    """The revisions the database has passed through to where it is now."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return {
+        script.revision
+        for current in database_revisions(connection)
+        for script in scripts.iterate_revisions(current, "base")
+        if script is not None
+    } - set(database_revisions(connection))
+
+
+def run_migrations(settings: Settings, target: str = "head") -> str | None:
+    """Bring the database to `target` (head: upgrade) and return the resulting revision;
+    safe to repeat. An older revision downgrades: the way back before a rollback."""
     with build_migration_engine(settings).connect() as connection:
         if settings.is_postgres:
             # Session-level lock: other replicas wait here (MIGRATION_LOCK_TIMEOUT at most)
@@ -84,7 +96,10 @@ def run_migrations(settings: Settings) -> str | None:
             refuse_unknown_revision(connection)
             config = alembic_config()
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            if target != "head" and target in past_revisions(connection):
+                command.downgrade(config, target)
+            else:
+                command.upgrade(config, target)
             connection.commit()
             return MigrationContext.configure(connection).get_current_revision()
         finally:
@@ -193,6 +208,6 @@ def unknown_revision_advice(exc: UnknownRevisionError) -> str:
     return (
         f"the database is at revision {exc.revision}, which this image does not know (it knows"
         f" up to {exc.head}): a newer image migrated it. This image still serves while that"
-        " revision only added to the schema (expand/contract); to go back further, downgrade"
-        f" with the newer image first (alembic downgrade {exc.head}), or deploy that image again"
+        " revision only added to the schema (expand/contract); to take the schema back, run"
+        f" the newer image's `migrate {exc.head}` first, or deploy that image again"
     )

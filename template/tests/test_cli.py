@@ -198,7 +198,7 @@ def test_older_image_serves_on_a_schema_one_expand_step_newer(
     # This image's migrate cannot touch a revision it has no script for: it says so, once
     line = one_error_line(run_module(["app", "migrate"], tmp_path, DATABASE_URL=fresh_database_url))
     assert "schema_unknown_revision" in line and "revision 0002" in line
-    assert "alembic downgrade 0001" in line
+    assert "`migrate 0001`" in line
     # ...but the app serves on it, because the newer revision only added a nullable column
     client = make_client(DATABASE_URL=fresh_database_url, RUN_MIGRATIONS="false")
     assert client.get("/health").status_code == 200
@@ -214,6 +214,13 @@ def test_older_image_serves_on_a_schema_one_expand_step_newer(
     lines = [r.getMessage() for r in caplog.records if r.name == "app.migrations"]
     assert len(lines) == 1 and "not retrying" in lines[0] and "0002" in lines[0], lines
     assert client.get("/health").status_code == 200
+    # The way back that line names: the newer image takes the schema down to this one's head
+    back = run_module(
+        ["app", "migrate", "0001"], newer, DATABASE_URL=fresh_database_url, PYTHONPATH=str(newer)
+    )
+    assert back.returncode == 0 and "revision 0001" in back.stderr, back.stderr
+    again = run_module(["app", "migrate"], tmp_path, DATABASE_URL=fresh_database_url)
+    assert again.returncode == 0 and "revision 0001" in again.stderr, again.stderr
 
 
 def test_older_image_refuses_a_schema_after_a_contract_step(
