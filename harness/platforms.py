@@ -24,7 +24,14 @@ if TYPE_CHECKING:
 # through the registry), the API answering (health, CRUD) and the rendered files.
 EMULATED_CHECKS = {f"SC-{n:02}" for n in (1, 2, 3, 4, 5, 6, 7, 9, 10, 14, 15, 17, 18)}
 # Figures of time and load, or signals sent at chosen moments of start-up: qemu sets them.
-TIMED = {"clean-stop", "database-outage", "writes-across-restart", "load", "stops-during-startup"}
+TIMED = {
+    "clean-stop",
+    "database-outage",
+    "writes-across-restart",
+    "locked-table",
+    "load",
+    "stops-during-startup",
+}
 # The rest starts more containers to check what the Dockerfile does, not the platform.
 REPEATED = (
     "runs under qemu emulation, where each further container start takes {start} s:"

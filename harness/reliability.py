@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from harness.api_checks import crud_round_trip
 from harness.container import ContainerError, request
 from harness.net import free_port
-from harness.outages import database_outage, writes_across_restart
+from harness.outages import database_outage, locked_table, writes_across_restart
 from harness.outcome import CheckFailed, Figures, expect
 from harness.stops import stops_during_startup
 from harness.wrk import WrkError, run_crud_mix, seed_tasks
@@ -262,6 +262,7 @@ RELIABILITY: dict[str, Callable[[Subject], Figures]] = {
     "writes-across-restart": writes_across_restart,
     "hostile-input": hostile_input,
     "load": load,
+    "locked-table": locked_table,
     "bad-configuration": bad_configuration,
     "stops-during-startup": stops_during_startup,
 }
