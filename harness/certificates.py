@@ -54,6 +54,7 @@ def make_ca(workdir: Path) -> KeyPair:
         "-keyout", "ca.key", "-out", "ca.crt",
         cwd=workdir,
     )  # fmt: skip
+    (workdir / "ca.crt").chmod(0o644)  # public: a container's non-root user must read it
     return KeyPair(workdir / "ca.crt", workdir / "ca.key")
 
 

@@ -19,7 +19,7 @@ from harness.api_checks import crud, crud_round_trip
 from harness.container import Container, run_container
 from harness.emulation import is_emulated
 from harness.net import free_port
-from harness.outcome import Figures, expect
+from harness.outcome import CheckFailed, Figures, expect
 from harness.platforms import patient, run_args
 
 if TYPE_CHECKING:
@@ -178,12 +178,11 @@ def trusting_image(s: Subject, ca: Path) -> str:
     has no shell."""
     env = s.engine.docker("image", "inspect", "--format", "{{json .Config.Env}}", s.image.tag)
     found = re.search(r'"SSL_CERT_FILE=([^"]+)"', env.stdout)
-    expect(
-        found is not None,
-        "the image sets no SSL_CERT_FILE: psycopg's own OpenSSL then looks for the system CA"
-        " bundle in a path of its build, and sslrootcert=system trusts nothing",
-    )
-    assert found is not None
+    if found is None:
+        raise CheckFailed(
+            "the image sets no SSL_CERT_FILE: psycopg's own OpenSSL then looks for the system"
+            " CA bundle in a path of its build, and sslrootcert=system trusts nothing"
+        )
     bundle_path = found.group(1)
     work = s.lab.workdir / f"{s.variant.name}-trusting"
     work.mkdir(exist_ok=True)
