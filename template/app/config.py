@@ -5,6 +5,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
@@ -129,7 +130,7 @@ class Settings(BaseSettings):
         return redact_url(self.database_url)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     """Turn one pydantic error into a sentence naming the environment variable."""
     field = str(error["loc"][0]) if error["loc"] else "settings"
     if field == "database_url":  # never echo the URL itself: it may hold a password

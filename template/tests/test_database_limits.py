@@ -4,12 +4,16 @@ while /health, on its own pool and threads, keeps answering. PostgreSQL only."""
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Connection
+
+MakeClient = Callable[..., httpx.Client]
+NewTask = Callable[..., dict[str, Any]]
 
 pytestmark = pytest.mark.inprocess
 
@@ -47,7 +51,7 @@ def test_app_connections_carry_the_timeouts(client: httpx.Client, postgres_only:
 
 
 def test_timeouts_are_configurable_and_url_options_kept(
-    make_client, database_url: str, postgres_only: None
+    make_client: MakeClient, database_url: str, postgres_only: None
 ) -> None:
     from app.database import get_engine
 
@@ -101,7 +105,7 @@ def timed(client: httpx.Client, path: str) -> tuple[float, httpx.Response]:
 
 
 def test_locked_table_cuts_reads_short_and_health_answers(
-    client: httpx.Client, new_task, postgres_only: None, request: pytest.FixtureRequest
+    client: httpx.Client, new_task: NewTask, postgres_only: None, request: pytest.FixtureRequest
 ) -> None:
     task = new_task()
     release = request.getfixturevalue("locked_table")
