@@ -42,27 +42,39 @@ def _ms(seconds: float) -> int:
 
 
 def connect_args(
-    settings: Settings, *, statement_timeout: float, lock_timeout: float, connect_timeout: int
+    settings: Settings,
+    *,
+    statement_timeout: float | None = None,
+    lock_timeout: float | None = None,
+    connect_timeout: int | None = None,
 ) -> dict[str, Any]:
-    """libpq parameters that bound every wait of a connection, set once when it opens."""
+    """libpq parameters that bound every wait of a connection, set once when it opens: the
+    settings' unless given here. A setting of 0 is not sent, so the server's own applies
+    (and a PgBouncer that refuses the `options` startup parameter gets none); a 0 given
+    here (migrations: no statement timeout) is."""
     if not settings.is_postgres:
         # Request handlers run in a thread pool, so SQLite connections cross threads
         return {"check_same_thread": False}
     query = make_url(settings.database_url).query
-    limits = (
-        f"-c statement_timeout={_ms(statement_timeout)} -c lock_timeout={_ms(lock_timeout)}"
-        f" -c idle_in_transaction_session_timeout={_ms(settings.db_idle_in_transaction_timeout)}"
-    )
-    # Options given in the URL come last, so they win over ours
-    given = query.get("options", "")
-    args: dict[str, Any] = {
-        "options": f"{limits} {' '.join(given) if isinstance(given, tuple) else given}".strip()
+    limits = {
+        "statement_timeout": settings.db_statement_timeout or None
+        if statement_timeout is None
+        else statement_timeout,
+        "lock_timeout": settings.db_lock_timeout or None if lock_timeout is None else lock_timeout,
+        "idle_in_transaction_session_timeout": settings.db_idle_in_transaction_timeout or None,
     }
+    ours = " ".join(
+        f"-c {name}={_ms(value)}" for name, value in limits.items() if value is not None
+    )
+    given = query.get("options", "")
+    # Options given in the URL come last, so they win over ours
+    options = " ".join(filter(None, [ours, *([given] if isinstance(given, str) else given)]))
+    args: dict[str, Any] = {"options": options} if options else {}
     if "application_name" not in query:
         args["application_name"] = settings.db_application_name
     if "connect_timeout" not in query:
         # Fail fast when the host is unreachable, unless the URL sets its own timeout
-        args["connect_timeout"] = connect_timeout
+        args["connect_timeout"] = connect_timeout or settings.db_connect_timeout
     return args
 
 
@@ -82,11 +94,9 @@ def build_engine(
         options.setdefault("pool_timeout", settings.db_pool_timeout)
     options["connect_args"] = connect_args(
         settings,
-        statement_timeout=settings.db_statement_timeout
-        if statement_timeout is None
-        else statement_timeout,
-        lock_timeout=settings.db_lock_timeout if lock_timeout is None else lock_timeout,
-        connect_timeout=connect_timeout or settings.db_connect_timeout,
+        statement_timeout=statement_timeout,
+        lock_timeout=lock_timeout,
+        connect_timeout=connect_timeout,
     )
     return create_engine(settings.database_url, **options)
 

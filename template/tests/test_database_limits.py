@@ -72,6 +72,20 @@ def test_timeouts_are_configurable_and_url_options_kept(
         assert show(connection, "work_mem") == "7MB"
 
 
+def test_zero_limits_send_no_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PgBouncer refuses the `options` startup parameter: all limits at 0 send none
+    from app.config import load_settings
+    from app.database import connect_args
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:pw@127.0.0.1:1/tasks")
+    assert "statement_timeout=5000" in connect_args(load_settings())["options"]
+    for name in ("DB_STATEMENT_TIMEOUT", "DB_LOCK_TIMEOUT", "DB_IDLE_IN_TRANSACTION_TIMEOUT"):
+        monkeypatch.setenv(name, "0")
+    assert "options" not in connect_args(load_settings())
+    # ...while a migration still turns a server-wide statement timeout off
+    assert connect_args(load_settings(), statement_timeout=0)["options"] == "-c statement_timeout=0"
+
+
 @pytest.fixture
 def locked_table(database_url: str) -> Iterator[threading.Event]:
     """Hold ACCESS EXCLUSIVE on the task table, as a migration does, until the test is done."""
