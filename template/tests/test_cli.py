@@ -100,6 +100,12 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
         assert "revision 0001" in result.stderr
 
 
+def test_migrate_to_a_revision_nobody_wrote(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    line = one_error_line(run_module(["app", "migrate", "9999"], tmp_path, DATABASE_URL=url))
+    assert "'9999'" in line
+
+
 def test_migrate_with_database_down(tmp_path: Path) -> None:
     result = run_module(
         ["app", "migrate"], tmp_path, DATABASE_URL="postgresql://app:pw-x@127.0.0.1:1/tasks"
