@@ -41,6 +41,11 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
+def _limit(setting: float, given: float | None) -> float | None:
+    # A setting of 0 is not sent, so the server's own applies; a 0 a caller gives is sent
+    return (setting or None) if given is None else given
+
+
 def connect_args(
     settings: Settings,
     *,
@@ -49,19 +54,18 @@ def connect_args(
     connect_timeout: int | None = None,
 ) -> dict[str, Any]:
     """libpq parameters that bound every wait of a connection, set once when it opens: the
-    settings' unless given here. A setting of 0 is not sent, so the server's own applies
-    (and a PgBouncer that refuses the `options` startup parameter gets none); a 0 given
-    here (migrations: no statement timeout) is."""
+    settings' unless given here. With every setting at 0 no `options` go out, for a
+    PgBouncer that refuses that startup parameter."""
     if not settings.is_postgres:
         # Request handlers run in a thread pool, so SQLite connections cross threads
         return {"check_same_thread": False}
     query = make_url(settings.database_url).query
     limits = {
-        "statement_timeout": settings.db_statement_timeout or None
-        if statement_timeout is None
-        else statement_timeout,
-        "lock_timeout": settings.db_lock_timeout or None if lock_timeout is None else lock_timeout,
-        "idle_in_transaction_session_timeout": settings.db_idle_in_transaction_timeout or None,
+        "statement_timeout": _limit(settings.db_statement_timeout, statement_timeout),
+        "lock_timeout": _limit(settings.db_lock_timeout, lock_timeout),
+        "idle_in_transaction_session_timeout": _limit(
+            settings.db_idle_in_transaction_timeout, None
+        ),
     }
     ours = " ".join(
         f"-c {name}={_ms(value)}" for name, value in limits.items() if value is not None
@@ -88,7 +92,11 @@ def build_engine(
 ) -> Engine:
     """An engine whose connections carry the settings' timeouts, unless given others."""
     options: dict[str, Any] = {"pool_pre_ping": True, **overrides}
-    if "poolclass" not in overrides:
+    if not settings.is_postgres:
+        # SQLite (local tests) keeps the pool SQLAlchemy picks for it: in memory, one per thread
+        for name in ("pool_size", "max_overflow", "pool_timeout"):
+            options.pop(name, None)
+    elif "poolclass" not in overrides:
         options.setdefault("pool_size", settings.db_pool_size)
         options.setdefault("max_overflow", settings.db_max_overflow)
         options.setdefault("pool_timeout", settings.db_pool_timeout)
