@@ -5,6 +5,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
@@ -100,14 +101,15 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(20, ge=1)
     db_max_overflow: int = Field(0, ge=0)
     db_connect_timeout: int = Field(5, ge=1)
-    # Every wait on the database is bounded (seconds; 0 turns a PostgreSQL timeout off). The
-    # pool wait plus the lock wait stay well inside the readiness probe's 5 s timeout + 5 s
+    # Every wait on the database is bounded, in seconds (0: the server's own setting applies);
+    # the wait for a pooled connection stays below the probes' 5 s timeout
     db_pool_timeout: float = Field(3.0, gt=0)
     db_statement_timeout: float = Field(5.0, ge=0)
     db_lock_timeout: float = Field(2.0, ge=0)
     db_idle_in_transaction_timeout: float = Field(30.0, ge=0)
     db_application_name: str = SERVICE_NAME
-    # A migration gives up on a lock held this long (a long transaction), and is retried
+    # A migration gives up on a lock held this long (a long transaction), and is retried;
+    # it has no statement timeout, since building an index on a big table takes what it takes
     migration_lock_timeout: float = Field(5.0, ge=0)
 
     @field_validator("database_url")
@@ -129,7 +131,7 @@ class Settings(BaseSettings):
         return redact_url(self.database_url)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     """Turn one pydantic error into a sentence naming the environment variable."""
     field = str(error["loc"][0]) if error["loc"] else "settings"
     if field == "database_url":  # never echo the URL itself: it may hold a password

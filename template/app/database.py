@@ -41,28 +41,44 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
+def _limit(setting: float, given: float | None) -> float | None:
+    # A setting of 0 is not sent, so the server's own applies; a 0 a caller gives is sent
+    return (setting or None) if given is None else given
+
+
 def connect_args(
-    settings: Settings, *, statement_timeout: float, lock_timeout: float, connect_timeout: int
+    settings: Settings,
+    *,
+    statement_timeout: float | None = None,
+    lock_timeout: float | None = None,
+    connect_timeout: int | None = None,
 ) -> dict[str, Any]:
-    """libpq parameters that bound every wait of a connection, set once when it opens."""
+    """libpq parameters that bound every wait of a connection, set once when it opens: the
+    settings' unless given here. With every setting at 0 no `options` go out, for a
+    PgBouncer that refuses that startup parameter."""
     if not settings.is_postgres:
         # Request handlers run in a thread pool, so SQLite connections cross threads
         return {"check_same_thread": False}
     query = make_url(settings.database_url).query
-    limits = (
-        f"-c statement_timeout={_ms(statement_timeout)} -c lock_timeout={_ms(lock_timeout)}"
-        f" -c idle_in_transaction_session_timeout={_ms(settings.db_idle_in_transaction_timeout)}"
-    )
-    # Options given in the URL come last, so they win over ours
-    given = query.get("options", "")
-    args: dict[str, Any] = {
-        "options": f"{limits} {' '.join(given) if isinstance(given, tuple) else given}".strip()
+    limits = {
+        "statement_timeout": _limit(settings.db_statement_timeout, statement_timeout),
+        "lock_timeout": _limit(settings.db_lock_timeout, lock_timeout),
+        "idle_in_transaction_session_timeout": _limit(
+            settings.db_idle_in_transaction_timeout, None
+        ),
     }
+    ours = " ".join(
+        f"-c {name}={_ms(value)}" for name, value in limits.items() if value is not None
+    )
+    given = query.get("options", "")
+    # Options given in the URL come last, so they win over ours
+    options = " ".join(filter(None, [ours, *([given] if isinstance(given, str) else given)]))
+    args: dict[str, Any] = {"options": options} if options else {}
     if "application_name" not in query:
         args["application_name"] = settings.db_application_name
     if "connect_timeout" not in query:
         # Fail fast when the host is unreachable, unless the URL sets its own timeout
-        args["connect_timeout"] = connect_timeout
+        args["connect_timeout"] = connect_timeout or settings.db_connect_timeout
     return args
 
 
@@ -76,17 +92,19 @@ def build_engine(
 ) -> Engine:
     """An engine whose connections carry the settings' timeouts, unless given others."""
     options: dict[str, Any] = {"pool_pre_ping": True, **overrides}
-    if "poolclass" not in overrides:
+    if not settings.is_postgres:
+        # SQLite (local tests) keeps the pool SQLAlchemy picks for it: in memory, one per thread
+        for name in ("pool_size", "max_overflow", "pool_timeout"):
+            options.pop(name, None)
+    elif "poolclass" not in overrides:
         options.setdefault("pool_size", settings.db_pool_size)
         options.setdefault("max_overflow", settings.db_max_overflow)
         options.setdefault("pool_timeout", settings.db_pool_timeout)
     options["connect_args"] = connect_args(
         settings,
-        statement_timeout=settings.db_statement_timeout
-        if statement_timeout is None
-        else statement_timeout,
-        lock_timeout=settings.db_lock_timeout if lock_timeout is None else lock_timeout,
-        connect_timeout=connect_timeout or settings.db_connect_timeout,
+        statement_timeout=statement_timeout,
+        lock_timeout=lock_timeout,
+        connect_timeout=connect_timeout,
     )
     return create_engine(settings.database_url, **options)
 

@@ -57,6 +57,7 @@ def head_revision() -> str | None:
 
 @lru_cache(maxsize=1)
 def known_revisions() -> frozenset[str]:
+    """Every revision this image has a script for."""
     scripts = ScriptDirectory.from_config(alembic_config())
     return frozenset(script.revision for script in scripts.walk_revisions())
 
@@ -66,22 +67,22 @@ def database_revisions(connection: Connection) -> tuple[str, ...]:
     return tuple(MigrationContext.configure(connection).get_current_heads())
 
 
-def refuse_unknown_revision(connection: Connection) -> None:
+def refuse_unknown_revision(revisions: tuple[str, ...]) -> None:
     """Alembic can neither upgrade nor downgrade from a revision it has no script for."""
-    for revision in database_revisions(connection):
+    for revision in revisions:
         if revision not in known_revisions():
             raise UnknownRevisionError(revision, head_revision())
 
 
-def past_revisions(connection: Connection) -> set[str]:
-    """The revisions the database has passed through to where it is now."""
+def past_revisions(revisions: tuple[str, ...]) -> set[str]:
+    """The revisions the database passed through on its way to these."""
     scripts = ScriptDirectory.from_config(alembic_config())
     return {
         script.revision
-        for current in database_revisions(connection)
+        for current in revisions
         for script in scripts.iterate_revisions(current, "base")
         if script is not None
-    } - set(database_revisions(connection))
+    } - set(revisions)
 
 
 def run_migrations(settings: Settings, target: str = "head") -> str | None:
@@ -93,10 +94,11 @@ def run_migrations(settings: Settings, target: str = "head") -> str | None:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), ADVISORY_LOCK)
             connection.commit()
         try:
-            refuse_unknown_revision(connection)
+            revisions = database_revisions(connection)
+            refuse_unknown_revision(revisions)
             config = alembic_config()
             config.attributes["connection"] = connection
-            if target != "head" and target in past_revisions(connection):
+            if target != "head" and target in past_revisions(revisions):
                 command.downgrade(config, target)
             else:
                 command.upgrade(config, target)
@@ -149,6 +151,7 @@ def schema_state(app: FastAPI, connection: Connection | None = None) -> Reason |
 
 
 def schema_ready(app: FastAPI, connection: Connection | None = None) -> bool:
+    """True once the schema serves (see schema_state)."""
     return schema_state(app, connection) is None
 
 

@@ -142,7 +142,11 @@ def make_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., httpx
 @pytest.fixture
 def unique_title() -> Callable[[str], str]:
     """Titles that cannot clash with data already in a live deployment."""
-    return lambda prefix="task": f"{prefix} {uuid.uuid4().hex[:12]}"
+
+    def title(prefix: str = "task") -> str:
+        return f"{prefix} {uuid.uuid4().hex[:12]}"
+
+    return title
 
 
 @pytest.fixture
@@ -155,6 +159,7 @@ def new_task(
         body = {"title": unique_title("test"), **fields}
         response = client.post("/tasks", json=body)
         assert response.status_code == 201, response.text
-        return response.json()
+        task: dict[str, Any] = response.json()
+        return task
 
     return create

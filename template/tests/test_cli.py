@@ -7,13 +7,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.inprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MakeClient = Callable[..., httpx.Client]
 
 
 def run_module(module_args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -95,6 +98,12 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
         result = run_module(["app", "migrate"], tmp_path, DATABASE_URL=url)
         assert result.returncode == 0, result.stderr
         assert "revision 0001" in result.stderr
+
+
+def test_migrate_to_a_revision_nobody_wrote(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    line = one_error_line(run_module(["app", "migrate", "9999"], tmp_path, DATABASE_URL=url))
+    assert "'9999'" in line
 
 
 def test_migrate_with_database_down(tmp_path: Path) -> None:
@@ -190,7 +199,10 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_older_image_serves_on_a_schema_one_expand_step_newer(
-    fresh_database_url: str, make_client, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fresh_database_url: str,
+    make_client: MakeClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     newer = newer_image(tmp_path, EXPAND_REVISION)
     result = migrate_with(newer, fresh_database_url)
@@ -224,7 +236,7 @@ def test_older_image_serves_on_a_schema_one_expand_step_newer(
 
 
 def test_older_image_refuses_a_schema_after_a_contract_step(
-    fresh_database_url: str, make_client, tmp_path: Path
+    fresh_database_url: str, make_client: MakeClient, tmp_path: Path
 ) -> None:
     from app._defaults import SERVICE_NAME
 

@@ -1,5 +1,7 @@
 """Settings: DATABASE_URL normalisation and validation, redaction, clear error lines."""
 
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.inprocess
@@ -8,7 +10,7 @@ NEON = "postgresql://u:p@ep-x.aws.neon.tech/neondb?sslmode=require"
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """No settings in the environment and no developer .env in the working directory."""
     for name in ("DATABASE_URL", "PORT", "LOG_LEVEL", "RUN_MIGRATIONS", "HOST", "WEB_CONCURRENCY"):
         monkeypatch.delenv(name, raising=False)
@@ -52,7 +54,9 @@ def test_database_url_is_normalised(given: str, expected: str) -> None:
         ("postgresql://", "has no host"),
     ],
 )
-def test_bad_database_url_names_the_variable(clean_env, given: str, fragment: str) -> None:
+def test_bad_database_url_names_the_variable(
+    clean_env: pytest.MonkeyPatch, given: str, fragment: str
+) -> None:
     from app.config import SettingsError, load_settings
 
     clean_env.setenv("DATABASE_URL", given)
@@ -65,7 +69,7 @@ def test_bad_database_url_names_the_variable(clean_env, given: str, fragment: st
     assert ":p@" not in message
 
 
-def test_missing_database_url_message(clean_env) -> None:
+def test_missing_database_url_message(clean_env: pytest.MonkeyPatch) -> None:
     from app.config import SettingsError, load_settings
 
     with pytest.raises(SettingsError) as caught:
@@ -74,7 +78,7 @@ def test_missing_database_url_message(clean_env) -> None:
     assert "docker run -e DATABASE_URL=" in str(caught.value)
 
 
-def test_empty_database_url_counts_as_missing(clean_env) -> None:
+def test_empty_database_url_counts_as_missing(clean_env: pytest.MonkeyPatch) -> None:
     from app.config import SettingsError, load_settings
 
     clean_env.setenv("DATABASE_URL", "")
@@ -82,7 +86,7 @@ def test_empty_database_url_counts_as_missing(clean_env) -> None:
         load_settings()
 
 
-def test_defaults(clean_env) -> None:
+def test_defaults(clean_env: pytest.MonkeyPatch) -> None:
     from app._defaults import DEFAULT_PORT
     from app.config import load_settings
 
@@ -98,7 +102,7 @@ def test_defaults(clean_env) -> None:
     assert settings.is_postgres
 
 
-def test_environment_overrides(clean_env) -> None:
+def test_environment_overrides(clean_env: pytest.MonkeyPatch) -> None:
     from app.config import load_settings
 
     clean_env.setenv("DATABASE_URL", "sqlite:///./x.db")
@@ -111,7 +115,7 @@ def test_environment_overrides(clean_env) -> None:
 
 
 @pytest.mark.parametrize("port", ["abc", "0", "65536", "-5", "80.5"])
-def test_bad_port(clean_env, port: str) -> None:
+def test_bad_port(clean_env: pytest.MonkeyPatch, port: str) -> None:
     from app.config import SettingsError, load_settings
 
     clean_env.setenv("DATABASE_URL", NEON)
@@ -120,7 +124,7 @@ def test_bad_port(clean_env, port: str) -> None:
         load_settings()
 
 
-def test_bad_log_level(clean_env) -> None:
+def test_bad_log_level(clean_env: pytest.MonkeyPatch) -> None:
     from app.config import SettingsError, load_settings
 
     clean_env.setenv("DATABASE_URL", NEON)
@@ -155,7 +159,7 @@ def test_redaction_keeps_the_useful_parts() -> None:
     )
 
 
-def test_safe_database_url(clean_env) -> None:
+def test_safe_database_url(clean_env: pytest.MonkeyPatch) -> None:
     from app.config import load_settings
 
     clean_env.setenv("DATABASE_URL", "postgres://app:topsecret@db/tasks")
@@ -183,7 +187,7 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("url", UNENCODED)
-def test_unencoded_reserved_characters_are_refused(clean_env, url: str) -> None:
+def test_unencoded_reserved_characters_are_refused(clean_env: pytest.MonkeyPatch, url: str) -> None:
     from app.config import SettingsError, load_settings
 
     clean_env.setenv("DATABASE_URL", url)
@@ -196,7 +200,7 @@ def test_unencoded_reserved_characters_are_refused(clean_env, url: str) -> None:
 
 
 @pytest.mark.parametrize("url", MALFORMED)
-def test_malformed_urls_never_echo_the_password(clean_env, url: str) -> None:
+def test_malformed_urls_never_echo_the_password(clean_env: pytest.MonkeyPatch, url: str) -> None:
     from app.config import SettingsError, load_settings
 
     clean_env.setenv("DATABASE_URL", url)
@@ -206,7 +210,7 @@ def test_malformed_urls_never_echo_the_password(clean_env, url: str) -> None:
     assert not any(piece in str(caught.value) for piece in PIECES), caught.value
 
 
-def test_colon_in_the_password_is_read_as_part_of_it(clean_env) -> None:
+def test_colon_in_the_password_is_read_as_part_of_it(clean_env: pytest.MonkeyPatch) -> None:
     from sqlalchemy.engine import make_url
 
     from app.config import load_settings
@@ -217,7 +221,7 @@ def test_colon_in_the_password_is_read_as_part_of_it(clean_env) -> None:
     assert not any(piece in settings.safe_database_url for piece in PIECES)
 
 
-def test_timeout_defaults_and_bounds(clean_env) -> None:
+def test_timeout_defaults_and_bounds(clean_env: pytest.MonkeyPatch) -> None:
     from app.config import SettingsError, load_settings
 
     clean_env.setenv("DATABASE_URL", NEON)

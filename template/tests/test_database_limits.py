@@ -4,12 +4,16 @@ while /health, on its own pool and threads, keeps answering. PostgreSQL only."""
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Connection
+
+MakeClient = Callable[..., httpx.Client]
+NewTask = Callable[..., dict[str, Any]]
 
 pytestmark = pytest.mark.inprocess
 
@@ -47,7 +51,7 @@ def test_app_connections_carry_the_timeouts(client: httpx.Client, postgres_only:
 
 
 def test_timeouts_are_configurable_and_url_options_kept(
-    make_client, database_url: str, postgres_only: None
+    make_client: MakeClient, database_url: str, postgres_only: None
 ) -> None:
     from app.database import get_engine
 
@@ -66,6 +70,20 @@ def test_timeouts_are_configurable_and_url_options_kept(
         assert show(connection, "idle_in_transaction_session_timeout") == "1min"
         assert show(connection, "application_name") == "tasks-reporting"
         assert show(connection, "work_mem") == "7MB"
+
+
+def test_zero_limits_send_no_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PgBouncer refuses the `options` startup parameter: all limits at 0 send none
+    from app.config import load_settings
+    from app.database import connect_args
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:pw@127.0.0.1:1/tasks")
+    assert "statement_timeout=5000" in connect_args(load_settings())["options"]
+    for name in ("DB_STATEMENT_TIMEOUT", "DB_LOCK_TIMEOUT", "DB_IDLE_IN_TRANSACTION_TIMEOUT"):
+        monkeypatch.setenv(name, "0")
+    assert "options" not in connect_args(load_settings())
+    # ...while a migration still turns a server-wide statement timeout off
+    assert connect_args(load_settings(), statement_timeout=0)["options"] == "-c statement_timeout=0"
 
 
 @pytest.fixture
@@ -101,7 +119,7 @@ def timed(client: httpx.Client, path: str) -> tuple[float, httpx.Response]:
 
 
 def test_locked_table_cuts_reads_short_and_health_answers(
-    client: httpx.Client, new_task, postgres_only: None, request: pytest.FixtureRequest
+    client: httpx.Client, new_task: NewTask, postgres_only: None, request: pytest.FixtureRequest
 ) -> None:
     task = new_task()
     release = request.getfixturevalue("locked_table")

@@ -3,10 +3,13 @@ detail (never the password) goes to the log. Its waits are bounded and its own."
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+
+MakeClient = Callable[..., httpx.Client]
 
 CODES = {
     "database_unreachable",
@@ -51,7 +54,7 @@ def test_reason_codes_are_the_published_ones() -> None:
 
 
 @pytest.mark.inprocess
-def test_unmigrated_database_is_not_ready(make_client, tmp_path: Path) -> None:
+def test_unmigrated_database_is_not_ready(make_client: MakeClient, tmp_path: Path) -> None:
     client = make_client(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}", RUN_MIGRATIONS="false")
     unhealthy(client.get("/health"), "schema_not_migrated")
     tasks = client.get("/tasks")
@@ -60,7 +63,9 @@ def test_unmigrated_database_is_not_ready(make_client, tmp_path: Path) -> None:
 
 
 @pytest.mark.inprocess
-def test_unreachable_database_says_only_the_code(make_client, caplog) -> None:
+def test_unreachable_database_says_only_the_code(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
     # Port 1 on loopback refuses connections immediately
     url = "postgresql://tasks-user:s3cret-pw@127.0.0.1:1/tasks"
     client = make_client(DATABASE_URL=url, RUN_MIGRATIONS="false")
@@ -85,7 +90,9 @@ def test_unreachable_database_says_only_the_code(make_client, caplog) -> None:
 
 
 @pytest.mark.inprocess
-def test_wrong_password_is_auth_failed(make_client, database_url: str, on_postgres: bool) -> None:
+def test_wrong_password_is_auth_failed(
+    make_client: MakeClient, database_url: str, on_postgres: bool
+) -> None:
     if not on_postgres:
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite has no password")
     from sqlalchemy.engine import make_url
@@ -103,7 +110,7 @@ def test_wrong_password_is_auth_failed(make_client, database_url: str, on_postgr
 
 @pytest.mark.inprocess
 def test_tls_required_by_the_client_is_tls_failed(
-    make_client, database_url: str, on_postgres: bool
+    make_client: MakeClient, database_url: str, on_postgres: bool
 ) -> None:
     if not on_postgres:
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite has no TLS")
@@ -176,14 +183,14 @@ def wait_until_healthy(client: httpx.Client, seconds: float = 15) -> None:
 
 
 @pytest.mark.inprocess
-def test_startup_migrations_make_it_healthy(make_client, tmp_path: Path) -> None:
+def test_startup_migrations_make_it_healthy(make_client: MakeClient, tmp_path: Path) -> None:
     client = make_client(DATABASE_URL=f"sqlite:///{tmp_path / 'fresh.db'}", RUN_MIGRATIONS="true")
     wait_until_healthy(client)
     assert client.post("/tasks", json={"title": "after migration"}).status_code == 201
 
 
 @pytest.mark.inprocess
-def test_dropped_table_is_503_not_500(make_client, tmp_path: Path) -> None:
+def test_dropped_table_is_503_not_500(make_client: MakeClient, tmp_path: Path) -> None:
     from sqlalchemy import create_engine, text
 
     url = f"sqlite:///{tmp_path / 'dropped.db'}"

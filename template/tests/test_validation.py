@@ -1,7 +1,12 @@
 """Client mistakes get a 4xx with a body that says what was wrong, never a 500."""
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 import pytest
+
+NewTask = Callable[..., dict[str, Any]]
 
 LONG_TITLE = "x" * 201
 
@@ -28,13 +33,15 @@ def _error_fields(response: httpx.Response) -> set[str]:
         ({"title": "ok", "description": "nul\u0000here"}, "description"),
     ],
 )
-def test_create_rejects(client: httpx.Client, body: dict, field: str) -> None:
+def test_create_rejects(client: httpx.Client, body: dict[str, Any], field: str) -> None:
     response = client.post("/tasks", json=body)
     assert response.status_code == 422, response.text
     assert field in _error_fields(response)
 
 
-def test_title_at_the_limit_is_accepted(client: httpx.Client, unique_title) -> None:
+def test_title_at_the_limit_is_accepted(
+    client: httpx.Client, unique_title: Callable[[str], str]
+) -> None:
     title = unique_title("edge").ljust(200, "x")
     response = client.post("/tasks", json={"title": title})
     assert response.status_code == 201
@@ -72,7 +79,7 @@ def test_body_must_be_an_object(client: httpx.Client) -> None:
         {"created_at": "2020-01-01T00:00:00Z"},
     ],
 )
-def test_patch_rejects(client: httpx.Client, new_task, body: dict) -> None:
+def test_patch_rejects(client: httpx.Client, new_task: NewTask, body: dict[str, Any]) -> None:
     task = new_task()
     response = client.patch(f"/tasks/{task['id']}", json=body)
     assert response.status_code == 422, response.text
@@ -91,7 +98,7 @@ def test_patch_rejects(client: httpx.Client, new_task, body: dict) -> None:
         {"status": "archived"},
     ],
 )
-def test_list_rejects_bad_query(client: httpx.Client, params: dict) -> None:
+def test_list_rejects_bad_query(client: httpx.Client, params: dict[str, Any]) -> None:
     response = client.get("/tasks", params=params)
     assert response.status_code == 422, response.text
     assert "detail" in response.json()
