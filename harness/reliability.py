@@ -73,7 +73,8 @@ def hardened_runtime(s: Subject) -> Figures:
 def clean_stop(s: Subject) -> Figures:
     """docker stop lets an in-flight request finish and the process exit by itself."""
     s.remove_containers()
-    c = s.start_container("stop")
+    # the write below waits out a 3 s table lock: past the app's default 2 s lock_timeout
+    c = s.start_container("stop", extra=("-e", "DB_LOCK_TIMEOUT=10"))
     c.wait_for_health_200()
     c.http("POST", "/tasks", {"title": "table exists"})
     # hold the table lock so the next write is in flight when the stop arrives

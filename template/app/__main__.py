@@ -7,6 +7,7 @@ import logging
 import runpy
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -66,6 +67,8 @@ MIGRATE_ADVICE = {
     "database_tls_failed": "check sslmode and the certificates in DATABASE_URL",
     "database_timeout": "a lock was held longer than MIGRATION_LOCK_TIMEOUT: run migrate again",
 }
+# A lock held by a long transaction is often gone a moment later: try a few times first
+LOCK_ATTEMPTS, LOCK_RETRY_DELAY = 3, 2.0
 
 
 def migrate(settings: Settings, target: str) -> None:
@@ -78,15 +81,22 @@ def migrate(settings: Settings, target: str) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     logger = logging.getLogger("app.migrations")
     logger.info("applying migrations to %s", settings.safe_database_url)
-    try:
-        revision = run_migrations(settings, target)
-    except UnknownRevisionError as exc:
-        fail(f"migrations not applied (schema_unknown_revision): {unknown_revision_advice(exc)}", 1)
-    except (SQLAlchemyError, CommandError) as exc:
-        reason = reason_code(exc)
-        advice = MIGRATE_ADVICE.get(reason, "see the detail")
-        where = settings.safe_database_url
-        fail(f"migrations failed on {where} ({reason}: {advice}): {describe_db_error(exc)}", 1)
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            revision = run_migrations(settings, target)
+            break
+        except UnknownRevisionError as exc:
+            advice = unknown_revision_advice(exc)
+            fail(f"migrations not applied (schema_unknown_revision): {advice}", 1)
+        except (SQLAlchemyError, CommandError) as exc:
+            reason, detail = reason_code(exc), describe_db_error(exc)
+            if reason == "database_timeout" and attempt < LOCK_ATTEMPTS:
+                logger.warning("attempt %d: %s: %s; trying again", attempt, reason, detail)
+                time.sleep(LOCK_RETRY_DELAY)
+                continue
+            advice = MIGRATE_ADVICE.get(reason, "see the detail")
+            where = settings.safe_database_url
+            fail(f"migrations failed on {where} ({reason}: {advice}): {detail}", 1)
     logger.info("database schema is at revision %s", revision)
 
 

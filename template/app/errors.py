@@ -45,7 +45,7 @@ async def database_error_handler(request: Request, exc: SQLAlchemyError) -> JSON
 
 
 # Echoed input is cut to these bounds: enough to show what was sent, never what was nested.
-# A fixed depth keeps the copy's own recursion shallow (input nested 1,000 deep overflowed
+# A fixed depth keeps the copy's own recursion shallow (input nested 500 deep overflowed
 # jsonable_encoder into a 500); the budget keeps a 64 KiB body from echoing back megabytes.
 ECHO_DEPTH, ECHO_BUDGET, ECHO_ERRORS = 4, 1000, 20
 _ELIDED = "..."
