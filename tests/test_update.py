@@ -418,9 +418,9 @@ def test_leftover_check_tells_markdown_from_conflicts(tmp_path: Path) -> None:
 PREVIOUS_RELEASE = "16650d4"
 
 
-def test_project_from_the_previous_release_updates_cleanly(tmp_path: Path) -> None:
-    """An unedited project from the previous main commit updates to today's template with no
-    conflict and ends exactly as a fresh render of today's template with the same answers."""
+def update_from_previous_release(tmp_path: Path, answers: dict) -> tuple[Path, Path]:
+    """A project made from the previous main commit, updated to today's template; and a fresh
+    render of today's template with the same answers."""
     if subprocess.run(
         ["git", "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"], cwd=ROOT
     ).returncode:
@@ -438,7 +438,7 @@ def test_project_from_the_previous_release_updates_cleanly(tmp_path: Path) -> No
     )
     subprocess.run(["tar", "-x", "-C", str(template)], input=archive.stdout, check=True)
     commit_all(template, f"main at {PREVIOUS_RELEASE}")
-    project = render_and_commit(template, tmp_path / "project", VARIANTS[0], vcs_ref=None)
+    project = render_and_commit(template, tmp_path / "project", answers, vcs_ref=None)
 
     for name in filter(None, git(template, "ls-files", "-z").split("\0")):
         (template / name).unlink()
@@ -448,6 +448,29 @@ def test_project_from_the_previous_release_updates_cleanly(tmp_path: Path) -> No
 
     assert find_conflicts(project) == [] and check_leftovers(project).returncode == 0
     head = git(template, "rev-parse", "--short", "HEAD").strip()
-    fresh = render(template, tmp_path / "fresh", VARIANTS[0], head)
+    return project, render(template, tmp_path / "fresh", answers, head)
+
+
+def test_project_from_the_previous_release_updates_cleanly(tmp_path: Path) -> None:
+    """An unedited project from the previous main commit updates to today's template with no
+    conflict and ends exactly as a fresh render of today's template with the same answers."""
+    project, fresh = update_from_previous_release(tmp_path, VARIANTS[0])
     assert read_tree(project) == read_tree(fresh)
     assert not (project / "app/workers.py").exists(), "files the template dropped must go"
+
+
+def test_update_brings_verified_tls(tmp_path: Path) -> None:
+    """A project with Compose and Kubernetes from before verified TLS gets it by an update: the
+    image trusts its system CAs, every example URL verifies the server, the pods mount a CA."""
+    answers = {**VARIANTS[1], "compose": True, "kubernetes": True}
+    project, fresh = update_from_previous_release(tmp_path, answers)
+    assert read_tree(project) == read_tree(fresh)
+    assert (
+        "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt" in (project / "Dockerfile").read_text()
+    )
+    verify = "sslmode=verify-full&sslrootcert=system"
+    for example in ("README.md", ".env.example", "deploy/kubernetes/secret.example.yaml"):
+        text = (project / example).read_text()
+        assert verify in text and "sslmode=require'" not in text, f"{example}: {text[:400]}"
+    deployment = (project / "deploy/kubernetes/deployment.yaml").read_text()
+    assert "/etc/task-api" in deployment and "task-api-database-ca" in deployment

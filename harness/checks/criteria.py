@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from harness.checks.api import crud, health, persistence, port_at_run_time, project_tests, read_only
+from harness.checks.api import health, persistence, port_at_run_time, project_tests, read_only
+from harness.checks.database_tls import connects_and_serves
 from harness.checks.deployment.checks import (
     ci_supply_chain,
     ci_workflow,
@@ -33,7 +34,7 @@ CHECKS: dict[str, Callable[[Subject], Figures]] = {
     "SC-01": builds,
     "SC-02": lint,
     "SC-03": size,
-    "SC-04": crud,
+    "SC-04": connects_and_serves,
     "SC-05": health,
     "SC-06": non_root,
     "SC-07": no_secrets,

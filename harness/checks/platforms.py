@@ -33,6 +33,7 @@ TIMED = {
     "stops-during-startup",
     "hostile-clients",
     "SC-19",
+    "locked-table",
 }
 # The rest starts more containers to check what the Dockerfile does, not the platform.
 REPEATED = (

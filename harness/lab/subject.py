@@ -20,7 +20,7 @@ from harness.machine.emulation import arch_of, ensure_emulation
 from harness.machine.engine import Engine, ensure_engine
 from harness.machine.net import free_port, port_is_free
 from harness.machine.package_index import PackageIndex
-from harness.machine.postgres import Postgres
+from harness.machine.postgres import Postgres, tls_only_postgres
 from harness.machine.registry import Registry
 from harness.matrix.project_env import project_python
 from harness.matrix.render import Project, render_project
@@ -46,6 +46,14 @@ class Lab:
     workdir: Path
     project_python: Path
     early: dict[str, Future[Subject]] = field(default_factory=dict)
+    tls: tuple[Postgres, Path] | None = None
+
+    def tls_postgres(self) -> tuple[Postgres, Path]:
+        """A TLS-only PostgreSQL and its CA's certificate, started on first use."""
+        if self.tls is None:
+            self.tls = tls_only_postgres(self.workdir / "tls", self.postgres.password)
+            log.info("TLS-only postgres on 127.0.0.1:%s", self.tls[0].port)
+        return self.tls
 
     def build_early(self, variants: Iterable[Variant]) -> None:
         """Build these rows in a background thread from now on. Under qemu a row takes many
@@ -85,7 +93,12 @@ def open_lab(workdir: Path) -> Iterator[Lab]:
             index.url.replace(sentinels["index password"], "***"),
         )
         ca = write_ca_bundle(workdir / "ca-bundle.pem", sentinels["CA bundle"])
-        yield Lab(engine, pg, registry, index, ca, sentinels, workdir, python)
+        lab = Lab(engine, pg, registry, index, ca, sentinels, workdir, python)
+        try:
+            yield lab
+        finally:
+            if lab.tls:
+                lab.tls[0].close()
 
 
 @dataclass

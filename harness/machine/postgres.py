@@ -13,6 +13,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Self
 
+from harness.machine.certificates import KeyPair, issue_server_cert, make_ca
 from harness.machine.engine import tail
 from harness.machine.needs import apt_install, may_install
 from harness.machine.net import free_port
@@ -61,15 +62,28 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# TLS-only over TCP, as a managed database is: without TLS, pg_hba.conf has no entry to match
+TLS_ONLY_HBA = f"local all all trust\nhostssl all all {LOOPBACK}/32 scram-sha-256\n"
+
+
 class Postgres(Service):
-    """A private PostgreSQL cluster on 127.0.0.1 with one password-protected role and database."""
+    """A private PostgreSQL cluster on 127.0.0.1 with one password-protected role and database.
+
+    With tls (a server certificate and key), it serves TCP over TLS only (ssl = on and a
+    hostssl-only pg_hba.conf), with SCRAM passwords, so channel binding can be required.
+    """
 
     def __init__(
-        self, user: str = "app", password: str = "app-password", database: str = "tasks"
+        self,
+        user: str = "app",
+        password: str = "app-password",
+        database: str = "tasks",
+        tls: KeyPair | None = None,
     ) -> None:
         self.user = user
         self.password = password
         self.database = database
+        self.tls = tls
         self.port = 0
         self.workdir: Path | None = None
         self.running = False
@@ -159,8 +173,25 @@ class Postgres(Service):
             f"unix_socket_directories = '{self.workdir}'\n"
             "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
         )
+        if self.tls is not None:
+            settings += self.serve_tls_only(self.tls, owner)
         with open(self.data_dir / "postgresql.conf", "a") as conf:
             conf.write(settings)
+
+    def serve_tls_only(self, tls: KeyPair, owner: pwd.struct_passwd | None) -> str:
+        """Put the server's certificate and key in the data directory (PostgreSQL refuses a
+        key others can read) and TCP behind TLS; the settings to append."""
+        for source, name in ((tls.cert, "server.crt"), (tls.key, "server.key")):
+            dest = self.data_dir / name
+            shutil.copyfile(source, dest)
+            dest.chmod(0o600)
+            if owner is not None:
+                os.chown(dest, owner.pw_uid, owner.pw_gid)
+        (self.data_dir / "pg_hba.conf").write_text(TLS_ONLY_HBA)
+        return (
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+            "password_encryption = 'scram-sha-256'\n"
+        )
 
     def psql_argv(self, database: str | None = None) -> list[str]:
         """psql as the superuser over the private socket, reading SQL from stdin."""
@@ -216,3 +247,11 @@ class Postgres(Service):
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+
+def tls_only_postgres(workdir: Path, password: str) -> tuple[Postgres, Path]:
+    """A started TLS-only cluster whose certificate, for 127.0.0.1 and localhost, a CA made
+    for this run signed; and that CA's certificate, the one file a client must trust."""
+    ca = make_ca(workdir)
+    server = issue_server_cert(ca, "server", (LOOPBACK, "localhost"))
+    return Postgres(password=password, tls=server).start(), ca.cert

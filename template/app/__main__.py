@@ -1,11 +1,13 @@
-"""`python -m app [serve|migrate]`: check the settings first, so a mistake ends in one line
-on stderr instead of a traceback; then serve (gunicorn, with gunicorn.conf.py) or migrate."""
+"""`python -m app [serve | migrate [REVISION]]`: check the settings first, so a mistake ends
+in one line on stderr instead of a traceback; then serve (gunicorn, with gunicorn.conf.py)
+or migrate (to head, or up or down to the revision given)."""
 
 import errno
 import logging
 import runpy
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -14,7 +16,7 @@ from app.config import LOG_FORMAT, Settings, SettingsError, load_settings
 if TYPE_CHECKING:  # imported when serving only: the other commands start without FastAPI
     from fastapi import FastAPI
 
-USAGE = "usage: python -m app [serve|migrate]"
+USAGE = "usage: python -m app [serve | migrate [REVISION]]"
 GUNICORN_CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 
 
@@ -61,19 +63,43 @@ def serve(settings: Settings) -> None:
     Server().run()
 
 
-def migrate(settings: Settings) -> None:
+# What to do about each reason `migrate` can fail for; the detail says which part failed
+MIGRATE_ADVICE = {
+    "database_unreachable": "check the host and port in DATABASE_URL, and that the database runs",
+    "database_auth_failed": "check the user and password in DATABASE_URL, and pg_hba.conf",
+    "database_tls_failed": "check sslmode and the certificates in DATABASE_URL",
+    "database_timeout": "a lock was held longer than MIGRATION_LOCK_TIMEOUT: run migrate again",
+}
+# A lock held by a long transaction is often gone a moment later: try a few times first
+LOCK_ATTEMPTS, LOCK_RETRY_DELAY = 3, 2.0
+
+
+def migrate(settings: Settings, target: str) -> None:
+    from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.database import describe_db_error
-    from app.migrate import run_migrations
+    from app.database import UnknownRevisionError, describe_db_error, reason_code
+    from app.migrate import run_migrations, unknown_revision_advice
 
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     logger = logging.getLogger("app.migrations")
     logger.info("applying migrations to %s", settings.safe_database_url)
-    try:
-        revision = run_migrations(settings)
-    except SQLAlchemyError as exc:
-        fail(f"migrations failed on {settings.safe_database_url}: {describe_db_error(exc)}", 1)
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            revision = run_migrations(settings, target)
+            break
+        except UnknownRevisionError as exc:
+            advice = unknown_revision_advice(exc)
+            fail(f"migrations not applied (schema_unknown_revision): {advice}", 1)
+        except (SQLAlchemyError, CommandError) as exc:
+            reason, detail = reason_code(exc), describe_db_error(exc)
+            if reason == "database_timeout" and attempt < LOCK_ATTEMPTS:
+                logger.warning("attempt %d: %s: %s; trying again", attempt, reason, detail)
+                time.sleep(LOCK_RETRY_DELAY)
+                continue
+            advice = MIGRATE_ADVICE.get(reason, "see the detail")
+            where = settings.safe_database_url
+            fail(f"migrations failed on {where} ({reason}: {advice}): {detail}", 1)
     logger.info("database schema is at revision %s", revision)
 
 
@@ -82,14 +108,14 @@ def main(argv: list[str]) -> None:
     if command in {"-h", "--help", "help"}:
         print(USAGE)
         return
-    if command not in {"serve", "migrate"} or len(argv) > 1:
+    if command not in {"serve", "migrate"} or len(argv) > (2 if command == "migrate" else 1):
         fail(f"unknown arguments {' '.join(argv)!r}; {USAGE}")
     try:
         settings = load_settings()
     except SettingsError as exc:
         fail(str(exc))
     if command == "migrate":
-        migrate(settings)
+        migrate(settings, argv[1] if len(argv) > 1 else "head")
     else:
         serve(settings)
 

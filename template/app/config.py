@@ -9,7 +9,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
-from app._defaults import DEFAULT_PORT
+from app._defaults import DEFAULT_PORT, SERVICE_NAME
 
 # The driver SQLAlchemy should use for PostgreSQL; hosts hand out plain postgres:// URLs.
 PG_DRIVER_SCHEME = "postgresql+psycopg"
@@ -20,6 +20,15 @@ _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
 LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 DATABASE_URL_EXAMPLE = "postgresql://user:pass@host:5432/db"
 EXAMPLE_ENV = f"DATABASE_URL={DATABASE_URL_EXAMPLE}"
+
+
+# Userinfo may not hold @ / ? # [ ] unencoded (RFC 3986); nor may what follows the host hold @
+_PG_URL_SHAPE = re.compile(r"(?:[^:@/?#\[\]]*(?::[^@/?#\[\]]*)?@)?[^@/?#]*(?:[/?][^@#]*)?")
+URL_NEEDS_ENCODING = (
+    "cannot be read as a URL: percent-encode reserved characters in the user name and password"
+    " (@ as %40, # as %23, / as %2F, ? as %3F, [ ] as %5B %5D; Python's"
+    " urllib.parse.quote(password, safe='') does it)"
+)
 
 
 class SettingsError(Exception):
@@ -36,6 +45,10 @@ def normalise_database_url(raw: str) -> str:
         raise ValueError(f"is not a URL; expected e.g. {DATABASE_URL_EXAMPLE}")
     scheme = scheme.lower()
     if scheme in _PG_SCHEMES:
+        # An unencoded @ or # in a password moves the host into it: refuse before any part of
+        # the URL reaches a log line, the driver or an error message
+        if not _PG_URL_SHAPE.fullmatch(rest):
+            raise ValueError(URL_NEEDS_ENCODING)
         normalised = f"{PG_DRIVER_SCHEME}://{rest}"
     elif scheme in _SQLITE_SCHEMES:
         normalised = f"sqlite://{rest}"
@@ -46,9 +59,13 @@ def normalise_database_url(raw: str) -> str:
         )
     try:
         parsed = make_url(normalised)
-    except (ValueError, TypeError) as exc:
-        # make_url fails on things like a non-numeric port
-        raise ValueError(f"is malformed ({exc})") from None
+    except (ValueError, TypeError):
+        # e.g. a non-numeric port; the parser's own message may quote a piece of the password
+        raise ValueError(
+            f"is malformed (is the port a number?); expected e.g. {DATABASE_URL_EXAMPLE}"
+        ) from None
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ValueError("has a port outside 1 to 65535")
     if parsed.drivername == PG_DRIVER_SCHEME and not (parsed.host or parsed.query.get("host")):
         raise ValueError(f"has no host; expected e.g. {DATABASE_URL_EXAMPLE}")
     return normalised
@@ -84,6 +101,16 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(20, ge=1)
     db_max_overflow: int = Field(0, ge=0)
     db_connect_timeout: int = Field(5, ge=1)
+    # Every wait on the database is bounded, in seconds (0: the server's own setting applies);
+    # the wait for a pooled connection stays below the probes' 5 s timeout
+    db_pool_timeout: float = Field(3.0, gt=0)
+    db_statement_timeout: float = Field(5.0, ge=0)
+    db_lock_timeout: float = Field(2.0, ge=0)
+    db_idle_in_transaction_timeout: float = Field(30.0, ge=0)
+    db_application_name: str = SERVICE_NAME
+    # A migration gives up on a lock held this long (a long transaction), and is retried;
+    # it has no statement timeout, since building an index on a big table takes what it takes
+    migration_lock_timeout: float = Field(5.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -2,10 +2,10 @@
 
 import logging
 import math
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, status
-from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -16,17 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.database import describe_db_error
+from app.database import describe_db_error, reason_code
 from app.migrate import SCHEMA_NOT_READY, forget_schema
 from app.tasks import MAX_BODY_BYTES
 
 logger = logging.getLogger("app.errors")
-
-
-def _is_missing_table(exc: SQLAlchemyError) -> bool:
-    # 42P01 is PostgreSQL's undefined_table; SQLite only says so in the message
-    original = getattr(exc, "orig", None)
-    return getattr(original, "sqlstate", None) == "42P01" or "no such table" in str(original)
+T = TypeVar("T")
 
 
 def _unavailable(detail: str) -> JSONResponse:
@@ -35,37 +30,83 @@ def _unavailable(detail: str) -> JSONResponse:
 
 async def database_error_handler(request: Request, exc: SQLAlchemyError) -> JSONResponse:
     """Map SQLAlchemy errors: schema missing or database down -> 503, anything else -> 500."""
-    where = f"{request.method} {request.url.path}"
-    if _is_missing_table(exc):
+    where, reason = f"{request.method} {request.url.path}", reason_code(exc)
+    if reason == "schema_not_migrated":
         forget_schema(request.app)
-        logger.warning("%s: %s", where, SCHEMA_NOT_READY)
+        logger.warning("%s: %s: %s", where, reason, describe_db_error(exc))
         return _unavailable(SCHEMA_NOT_READY)
     invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError) or invalidated:
-        logger.warning("%s: database unavailable: %s", where, describe_db_error(exc))
+        logger.warning("%s: %s: %s", where, reason, describe_db_error(exc))
         # Internal host names stay in the log; clients only learn it is temporary
         return _unavailable("database unavailable, try again shortly")
     logger.error("%s: unexpected database error", where, exc_info=exc)
     return JSONResponse({"detail": "internal server error"}, 500)
 
 
-def _utf8_safe(value: Any) -> Any:
-    """Make echoed input always renderable: lone surrogates escaped, NaN/Infinity as text."""
+# Echoed input is cut to these bounds: enough to show what was sent, never what was nested.
+# A fixed depth keeps the copy's own recursion shallow (input nested 500 deep overflowed
+# jsonable_encoder into a 500); the budget keeps a 64 KiB body from echoing back megabytes.
+ECHO_DEPTH, ECHO_BUDGET, ECHO_ERRORS = 4, 1000, 20
+_ELIDED = "..."
+
+
+def _echo(value: Any, depth: int, budget: list[int]) -> Any:
+    """A bounded, always-renderable copy of echoed input: lone surrogates escaped,
+    NaN/Infinity as text, containers cut at ECHO_DEPTH and after `budget` characters."""
+    if budget[0] <= 0:
+        return _ELIDED
     if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        text = value[: budget[0]] + (_ELIDED if len(value) > budget[0] else "")
+        budget[0] -= len(text)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, float) and not math.isfinite(value):
         # JSONResponse refuses NaN and Infinity, which Python's json parser accepts
         return str(value)
-    if isinstance(value, dict):
-        return {_utf8_safe(str(key)): _utf8_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_utf8_safe(item) for item in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        budget[0] -= 8
+        return value
+    if isinstance(value, dict | list | tuple):
+        if depth >= ECHO_DEPTH:
+            return _ELIDED
+        budget[0] -= 2
+        if isinstance(value, dict):
+            return {
+                _echo(str(key), depth + 1, budget): _echo(item, depth + 1, budget)
+                for key, item in _while_budget(value.items(), budget)
+            }
+        return [_echo(item, depth + 1, budget) for item in _while_budget(value, budget)]
+    return _echo(str(value), depth, budget)  # e.g. the exception a validator raised, in ctx
+
+
+def _while_budget(items: Iterable[T], budget: list[int]) -> Iterator[T]:
+    for item in items:
+        if budget[0] <= 0:
+            return
+        yield item
+
+
+def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
+    """One entry of FastAPI's 422 body with every client-sent part bounded."""
+    budget = [ECHO_BUDGET]
+    safe = {
+        "type": str(error.get("type", "")),
+        "loc": [
+            part if isinstance(part, int) else _echo(str(part), 0, budget)
+            for part in error.get("loc", ())
+        ],
+        "msg": _echo(str(error.get("msg", "")), 0, [ECHO_BUDGET]),
+    }
+    if "input" in error:
+        safe["input"] = _echo(error["input"], 0, budget)
+    if isinstance(ctx := error.get("ctx"), dict):
+        safe["ctx"] = _echo(ctx, 0, [ECHO_BUDGET])
+    return safe
 
 
 async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's usual 422 body, made safe for any input the client sent."""
-    return JSONResponse({"detail": _utf8_safe(jsonable_encoder(exc.errors()))}, 422)
+    """FastAPI's usual 422 body, bounded and safe for any input the client sent."""
+    return JSONResponse({"detail": [_safe_error(e) for e in exc.errors()[:ECHO_ERRORS]]}, 422)
 
 
 _HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

@@ -1,31 +1,51 @@
-"""GET /health: is the database answering and the schema migrated?"""
+"""GET /health: can this replica serve? 200, or 503 with a stable reason code; the detail
+goes to the log, since any caller can read the body."""
 
-from fastapi import APIRouter, Request
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app._defaults import SERVICE_NAME
-from app.database import describe_db_error, get_engine
-from app.migrate import SCHEMA_NOT_READY, schema_ready
+from app.database import Reason, describe_db_error, get_health_engine, reason_code
+from app.migrate import schema_state
 from app.responses import Healthy, Unhealthy
 
 router = APIRouter(tags=["health"])
+logger = logging.getLogger("app.health")
+# Threads of its own (as many as its pool has connections): the data requests may hold every
+# thread of the shared pool, waiting on a locked table, and /health must answer meanwhile
+_PROBE_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")
+
+
+def probe(app: FastAPI) -> Reason | None:
+    """None when the database answers on /health's own pool and the schema serves."""
+    try:
+        with get_health_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+            reason = schema_state(app, connection)
+    except SQLAlchemyError as exc:
+        reason = reason_code(exc)
+        logger.warning("health: %s: %s", reason, describe_db_error(exc))
+        return reason
+    if reason is not None:
+        logger.warning("health: %s", reason)
+    return reason
 
 
 @router.get(
     "/health",
     response_model=Healthy,
     operation_id="health",
-    responses={503: {"model": Unhealthy, "description": "Database unreachable or not migrated"}},
+    responses={503: {"model": Unhealthy, "description": "Not ready; `reason` says why"}},
 )
-def health(request: Request) -> JSONResponse:
-    try:
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-            reason = None if schema_ready(request.app, connection) else SCHEMA_NOT_READY
-    except SQLAlchemyError as exc:
-        reason = f"database unreachable: {describe_db_error(exc)}"
+async def health(request: Request) -> JSONResponse:
+    loop = asyncio.get_running_loop()
+    reason = await loop.run_in_executor(_PROBE_THREADS, probe, request.app)
     if reason is None:
         return JSONResponse({"status": "healthy", "service": SERVICE_NAME})
     return JSONResponse({"status": "unhealthy", "service": SERVICE_NAME, "reason": reason}, 503)

@@ -4,6 +4,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from app.database import Reason
+
 
 class ErrorDetail(BaseModel):
     """Body of every 4xx/5xx except validation errors: one human-readable sentence."""
@@ -19,7 +21,7 @@ class Healthy(BaseModel):
 class Unhealthy(BaseModel):
     status: Literal["unhealthy"]
     service: str
-    reason: str
+    reason: Reason
 
 
 def _error(description: str) -> dict[str, Any]:

@@ -56,6 +56,33 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
+def on_postgres(database_url: str) -> bool:
+    return database_url.startswith(("postgres://", "postgresql"))
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str, on_postgres: bool, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the kind under test: a SQLite file, or a PostgreSQL schema of
+    its own (chosen through libpq's options, which the app merges with its own)."""
+    if not on_postgres:
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    from sqlalchemy import create_engine, text
+
+    from app.config import normalise_database_url
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalise_database_url(database_url))
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    joiner = "&" if "?" in database_url else "?"
+    yield f"{database_url}{joiner}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
 def migrated_app(database_url: str) -> Iterator[Any]:
     """One app for the session, its database migrated up front."""
     patcher = pytest.MonkeyPatch()
@@ -117,7 +144,7 @@ def make_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeClient]:
 def unique_title() -> UniqueTitle:
     """Titles that cannot clash with data already in a live deployment."""
 
-    def title(prefix: str) -> str:
+    def title(prefix: str = "task") -> str:
         return f"{prefix} {uuid.uuid4().hex[:12]}"
 
     return title

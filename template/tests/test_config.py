@@ -1,5 +1,6 @@
 """Settings: DATABASE_URL normalisation and validation, redaction, clear error lines."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,85 @@ def test_safe_database_url(clean_env: pytest.MonkeyPatch) -> None:
 
     clean_env.setenv("DATABASE_URL", "postgres://app:topsecret@db/tasks")
     assert load_settings().safe_database_url == "postgresql+psycopg://app:***@db/tasks"
+
+
+# Each password below holds a reserved character unencoded; neither piece may ever be printed
+PIECES = ("Pw3Rd", "Zq8Lk")
+UNENCODED = [
+    "postgresql://app:Pw3Rd#Zq8Lk@db/tasks",
+    "postgresql://app:Pw3Rd@Zq8Lk@db/tasks",
+    "postgresql://app:Pw3Rd/Zq8Lk@db/tasks",
+    "postgresql://app:Pw3Rd?Zq8Lk@db/tasks",
+    "postgresql://app:Pw3Rd[Zq8Lk@db/tasks",
+    "postgres://app:Pw3Rd@Zq8Lk:5432@db:5432/tasks",
+    "postgresql://app@db/tasks?password=Pw3Rd#Zq8Lk",
+    "postgresql://app@db/tasks?password=Pw3Rd@Zq8Lk",
+]
+MALFORMED = [
+    "postgresql://app:Pw3RdZq8Lk@/tasks",  # no host
+    "postgresql://app:Pw3RdZq8Lk@db:Pw3Rd/tasks",  # port not a number
+    "postgresql://app:Pw3RdZq8Lk@db:99999/tasks",  # port out of range
+    "postgresql://app:Pw3Rd:Zq8Lk",  # no @ at all: user and password read as host and port
+]
+
+
+@pytest.mark.parametrize("url", UNENCODED)
+def test_unencoded_reserved_characters_are_refused(clean_env: pytest.MonkeyPatch, url: str) -> None:
+    from app.config import SettingsError, load_settings
+
+    clean_env.setenv("DATABASE_URL", url)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("DATABASE_URL cannot be read as a URL: percent-encode")
+    assert "%40" in message and "\n" not in message
+    assert not any(piece in message for piece in PIECES), message
+
+
+@pytest.mark.parametrize("url", MALFORMED)
+def test_malformed_urls_never_echo_the_password(clean_env: pytest.MonkeyPatch, url: str) -> None:
+    from app.config import SettingsError, load_settings
+
+    clean_env.setenv("DATABASE_URL", url)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("DATABASE_URL ")
+    assert not any(piece in str(caught.value) for piece in PIECES), caught.value
+
+
+def test_colon_in_the_password_is_read_as_part_of_it(clean_env: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.engine import make_url
+
+    from app.config import load_settings
+
+    clean_env.setenv("DATABASE_URL", "postgresql://app:Pw3Rd:Zq8Lk@db/tasks")
+    settings = load_settings()
+    assert make_url(settings.database_url).password == "Pw3Rd:Zq8Lk"
+    assert not any(piece in settings.safe_database_url for piece in PIECES)
+
+
+def probe_timeouts() -> list[int]:
+    """Seconds each probe of /health this project ships waits: Docker, Compose, Kubernetes."""
+    root = Path(__file__).resolve().parents[1]
+    files = [root / "Dockerfile", root / "compose.yaml", root / "deploy/kubernetes/deployment.yaml"]
+    text = "\n".join(path.read_text() for path in files if path.exists())
+    found = re.findall(r"--timeout=(\d+)s|timeout: (\d+)s|timeoutSeconds: (\d+)", text)
+    timeouts = [int(next(group for group in match if group)) for match in found]
+    assert timeouts, "no probe timeout found in the Dockerfile"
+    return timeouts
+
+
+def test_timeout_defaults_and_bounds(clean_env: pytest.MonkeyPatch) -> None:
+    from app.config import SettingsError, load_settings
+
+    clean_env.setenv("DATABASE_URL", NEON)
+    settings = load_settings()
+    assert (settings.db_statement_timeout, settings.db_lock_timeout) == (5.0, 2.0)
+    assert (settings.db_pool_timeout, settings.db_idle_in_transaction_timeout) == (3.0, 30.0)
+    assert settings.migration_lock_timeout == 5.0
+    # A request's wait for a pooled connection ends before any probe of /health gives up
+    for timeout in probe_timeouts():
+        assert settings.db_pool_timeout < timeout
+    clean_env.setenv("DB_POOL_TIMEOUT", "0")
+    with pytest.raises(SettingsError, match="DB_POOL_TIMEOUT"):
+        load_settings()

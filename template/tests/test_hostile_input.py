@@ -3,12 +3,15 @@
 Valid but unusual text (emoji, RTL, combining marks, SQL-looking strings) is stored verbatim.
 """
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from helpers import NewTask, error_detail, error_fields
+
+NewTask = Callable[..., dict[str, Any]]
 
 JSON = {"Content-Type": "application/json"}
 
@@ -83,6 +86,57 @@ def test_unparseable_or_wrong_shape_body(client: httpx.Client, raw: bytes, statu
     detail = error_detail(client.post("/tasks", content=raw, headers=JSON), status)
     if status == 400:
         assert "request body" in detail
+
+
+# app.tasks.MAX_BODY_BYTES, written out: the live mode never imports the app
+BODY_LIMIT = 64 * 1024
+# The deepest nesting a body within the limit can carry: every depth up to it gets a 4xx
+NESTING_DEPTHS = [100, 500, 999, 1000, 1200, 5000, 20_000, "limit"]
+# 4xx bodies stay small whatever was sent: the echo of the input is bounded
+ECHO_LIMIT = 32 * 1024
+
+
+def _nested(field: str, depth: int | str, shape: str) -> bytes:
+    head = b'{"title": "ok", "' + field.encode() + b'": ' if field != "title" else b'{"title": '
+    open_, close = (b"[", b"]") if shape == "list" else (b'{"k": ', b"}")
+    deepest = (BODY_LIMIT - len(head) - 2) // (len(open_) + len(close))
+    levels = deepest if depth == "limit" else min(int(depth), deepest)
+    body = head + open_ * levels + b"0" + close * levels + b"}"
+    assert len(body) <= BODY_LIMIT
+    return body
+
+
+@pytest.mark.parametrize("depth", NESTING_DEPTHS)
+@pytest.mark.parametrize("field", ["title", "description", "status", "unknown"])
+@pytest.mark.parametrize("shape", ["list", "object"])
+def test_deep_nesting_is_4xx_with_a_bounded_body(
+    client: httpx.Client, new_task: NewTask, depth: int | str, field: str, shape: str
+) -> None:
+    raw = _nested(field, depth, shape)
+    task = new_task()
+    for method, path in (("POST", "/tasks"), ("PATCH", f"/tasks/{task['id']}")):
+        response = client.request(method, path, content=raw, headers=JSON)
+        assert response.status_code in (400, 422), (method, depth, response.text[:300])
+        assert len(response.content) <= ECHO_LIMIT, (method, depth, len(response.content))
+        assert response.json()["detail"]
+    assert client.get(f"/tasks/{task['id']}").json() == task
+
+
+@pytest.mark.inprocess
+def test_body_limit_matches_the_app() -> None:
+    from app.tasks import MAX_BODY_BYTES
+
+    assert BODY_LIMIT == MAX_BODY_BYTES
+
+
+def test_many_wide_errors_are_bounded(client: httpx.Client) -> None:
+    # Thousands of unknown keys, each long: the 422 lists a bounded number of them
+    keys = {f"k{i}" + "x" * 40: [["y" * 60] * 3] for i in range(250)}
+    raw = json.dumps({"title": "ok", **keys}).encode()
+    assert len(raw) <= BODY_LIMIT
+    response = client.post("/tasks", content=raw, headers=JSON)
+    assert response.status_code == 422
+    assert 0 < len(response.json()["detail"]) and len(response.content) <= ECHO_LIMIT
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,11 @@ import logging.config
 
 from alembic import context
 from sqlalchemy import Connection
-from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from app import models  # noqa: F401 - registers the tables on SQLModel.metadata
 from app.config import Settings, SettingsError, get_settings
-from app.database import build_engine
+from app.database import build_migration_engine
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -57,7 +56,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _configure_and_run(connection)
         return
-    engine = build_engine(_settings_or_exit(), poolclass=NullPool)
+    engine = build_migration_engine(_settings_or_exit())
     try:
         with engine.connect() as new_connection:
             _configure_and_run(new_connection)
