@@ -7,16 +7,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
+from helpers import MakeClient
 
 pytestmark = pytest.mark.inprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-MakeClient = Callable[..., httpx.Client]
 
 
 def run_module(module_args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

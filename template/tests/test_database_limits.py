@@ -4,16 +4,13 @@ while /health, on its own pool and threads, keeps answering. PostgreSQL only."""
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import pytest
+from helpers import MakeClient, NewTask
 from sqlalchemy import Connection
-
-MakeClient = Callable[..., httpx.Client]
-NewTask = Callable[..., dict[str, Any]]
 
 pytestmark = pytest.mark.inprocess
 

@@ -3,14 +3,11 @@ detail (never the password) goes to the log. Its waits are bounded and its own."
 
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from helpers import MakeClient
-
-MakeClient = Callable[..., httpx.Client]
 
 CODES = {
     "database_unreachable",

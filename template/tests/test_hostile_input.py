@@ -4,14 +4,12 @@ Valid but unusual text (emoji, RTL, combining marks, SQL-looking strings) is sto
 """
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from helpers import NewTask, error_detail, error_fields
-
-NewTask = Callable[..., dict[str, Any]]
 
 JSON = {"Content-Type": "application/json"}
 

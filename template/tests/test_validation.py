@@ -6,8 +6,6 @@ import httpx
 import pytest
 from helpers import NewTask, UniqueTitle, error_fields
 
-NewTask = Callable[..., dict[str, Any]]
-
 LONG_TITLE = "x" * 201
 
 
