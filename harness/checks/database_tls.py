@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,13 +82,14 @@ def connects_and_serves(s: Subject) -> Figures:
     """SC-04: every endpoint against PostgreSQL, and the connection over verified TLS."""
     figures = crud(s)
     if is_emulated(s.variant.platform):
-        # five more containers under qemu take minutes; the twin runs this Dockerfile's TLS
-        return figures | {"tls": f"checked on {s.variant.native_twin}"}
-    return figures | verified_tls(s)
+        # Under qemu only the ways that must serve: they exercise this platform's own psycopg
+        # wheel and its bundled OpenSSL; the refusals are the app's code, as on the twin
+        return figures | verified_tls(s, [way for way in WAYS if way.reason is None])
+    return figures | verified_tls(s, WAYS)
 
 
-def verified_tls(s: Subject) -> Figures:
-    """Every way in, on a database of the row's own in the session's TLS-only cluster."""
+def verified_tls(s: Subject, ways: Sequence[Way]) -> Figures:
+    """These ways in, on a database of the row's own in the session's TLS-only cluster."""
     pg, ca = s.lab.tls_postgres()
     database = "v_" + s.variant.name.replace("-", "_")
     pg.psql(f"DROP DATABASE IF EXISTS {database}")
@@ -98,10 +100,10 @@ def verified_tls(s: Subject) -> Figures:
     trusting = ""
     try:
         # the others boot while the trusting image builds
-        for way in (w for w in WAYS if not w.trusting_image):
+        for way in (w for w in ways if not w.trusting_image):
             tried.append((way, start(s, pg, way, database, ca_file, ca, s.image.tag)))
         trusting = trusting_image(s, ca)
-        for way in (w for w in WAYS if w.trusting_image):
+        for way in (w for w in ways if w.trusting_image):
             tried.append((way, start(s, pg, way, database, ca_file, ca, trusting)))
         tls_version = ""
         for way, c in tried:
@@ -117,7 +119,7 @@ def verified_tls(s: Subject) -> Figures:
         if trusting:
             s.engine.docker("rmi", "--force", trusting, check=False)
     return {
-        "tls": f"{len(WAYS)}/{len(WAYS)}",
+        "tls": f"{len(ways)}/{len(ways)}",
         "tls_version": tls_version,
         "tls_s": round(time.monotonic() - started, 1),
     }
