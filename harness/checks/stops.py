@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 STARTED_LINE = "Listening at: "
 # Stops spread from just after `docker run` returns to 1.3x the time the first 200 took
 MOMENTS = 20
-# Stops of a container that is already serving: the case issue 19 saw end in Docker's kill
-AFTER_SERVING = 3
+# Stops of a container that is already serving: the case issue 19 saw end in Docker's kill.
+# STOPS_AFTER_SERVING=100 repeats it that many times, for a count worth quoting.
+AFTER_SERVING = int(os.environ.get("STOPS_AFTER_SERVING", "3"))
 DOCKER_GRACE_S = 10
 # A stop still running this long will likely end in Docker's kill: look inside before it does
 STUCK_AFTER_S = 7
@@ -68,15 +70,16 @@ def stops_during_startup(s: Subject) -> Figures:
 def stop(s: Subject, c: Container, delay: float) -> tuple[int, bool, float]:
     """docker stop, timed; checks the exit code against what the log says had happened."""
     pids = s.engine.docker("top", c.name, "-o", "pid", check=False).stdout.split()[1:]
+    container_id = s.engine.docker("inspect", "--format", "{{.Id}}", c.name).stdout.strip()
     began = time.monotonic()
     args = ("stop", "--time", str(DOCKER_GRACE_S), c.name)
     stopper = threading.Thread(target=s.engine.docker, args=args, kwargs={"timeout": 30})
     stopper.start()
     stopper.join(STUCK_AFTER_S)
-    stacks = "" if not stopper.is_alive() else process_stacks(pids)
+    stacks = "" if not stopper.is_alive() else process_stacks(pids) + frozen(container_id)
     stopper.join()
     if stacks:  # did the engine itself say why (signal not delivered, kill failed)?
-        stacks += engine_lines(s.engine.docker("inspect", "--format", "{{.Id}}", c.name).stdout)
+        stacks += engine_lines(container_id)
     took = time.monotonic() - began
     code, logs = c.state()["ExitCode"], c.logs()
     c.remove()
@@ -94,14 +97,17 @@ def stop(s: Subject, c: Container, delay: float) -> tuple[int, bool, float]:
 
 
 def process_stacks(pids: list[str]) -> str:
-    """What each process of a container that is not stopping is doing: its Python stack (py-spy,
-    from the host, as root) or else its kernel wait channel and state."""
+    """What each process of a container that is not stopping is doing: its state, pending,
+    blocked and caught signals, the system call it is in and its kernel stack (a process in
+    the kernel cannot run its signal handler), and its Python stack if py-spy is at hand."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     found = []
     for pid in pids:
         try:
             status = Path(f"/proc/{pid}/status").read_text().splitlines()
             wchan = Path(f"/proc/{pid}/wchan").read_text()
+            syscall = Path(f"/proc/{pid}/syscall").read_text().split(" ")[0]
+            kernel = " < ".join(line.split()[-1] for line in read_lines(f"/proc/{pid}/stack")[:4])
         except OSError:
             continue  # ended meanwhile
         shown = ", ".join(
@@ -114,8 +120,29 @@ def process_stacks(pids: list[str]) -> str:
             stack = out.stdout or out.stderr.partition("\n")[0]  # tini has no Python stack
         except (OSError, subprocess.TimeoutExpired) as why:
             stack = f"(no Python stack: {why})"
-        found.append(f"--- pid {pid}: {shown}, wchan {wchan}\n{stack}")
+        found.append(
+            f"--- pid {pid}: {shown}, wchan {wchan}, syscall {syscall}, kernel {kernel}\n{stack}"
+        )
     return f"\n[still running after {STUCK_AFTER_S} s of docker stop]\n" + "\n".join(found)
+
+
+def read_lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:  # a kernel without the file, or not root
+        return []
+
+
+def frozen(container_id: str) -> str:
+    """The container's freezer state: a frozen cgroup runs no handler and writes no log line,
+    which is what issue 19's stuck stop looked like (cgroup v1 freezer, or v2 cgroup.events)."""
+    places = [
+        f"/sys/fs/cgroup/freezer/docker/{container_id}/freezer.state",
+        f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/cgroup.events",
+        f"/sys/fs/cgroup/docker/{container_id}/cgroup.events",
+    ]
+    states = [f"{path}: {' '.join(read_lines(path))}" for path in places if read_lines(path)]
+    return "\n[freezer] " + ("; ".join(states) or "no freezer file found")
 
 
 def engine_lines(container_id: str) -> str:
