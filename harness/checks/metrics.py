@@ -55,8 +55,13 @@ def operable_container(s: Subject) -> Container:
 def scrape(port: int) -> dict[Series, float]:
     resp = request(port, "GET", "/metrics")
     expect(resp.status == 200 and isinstance(resp.body, str), f"/metrics answered {resp}")
+    return parse_samples(resp.body)
+
+
+def parse_samples(text: str) -> dict[Series, float]:
+    """Prometheus' text format: each sample by its name and labels."""
     samples: dict[Series, float] = {}
-    for line in resp.body.splitlines():
+    for line in text.splitlines():
         if line and not line.startswith("#"):
             match = _SAMPLE.fullmatch(line)
             expect(match is not None, f"/metrics has a line that is not a sample: {line!r}")

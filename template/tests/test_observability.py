@@ -30,6 +30,12 @@ def count(samples: dict[Series, float], name: str, **labels: str) -> float:
 
 
 @pytest.fixture
+def metered(make_client: MakeClient, migrated_app: object, database_url: str) -> httpx.Client:
+    """The in-process app with metrics on, whatever the `metrics` answer chose."""
+    return make_client(DATABASE_URL=database_url, RUN_MIGRATIONS="false", METRICS_ENABLED="true")
+
+
+@pytest.fixture
 def records() -> Iterator[list[logging.LogRecord]]:
     """Every record the app logs, with the request id the real handlers would give it."""
     from app.logs import RequestIdFilter
@@ -124,7 +130,8 @@ def test_json_lines_stay_one_object_each() -> None:
 
 
 @pytest.mark.inprocess
-def test_metrics_count_by_route_template(client: httpx.Client) -> None:
+def test_metrics_count_by_route_template(metered: httpx.Client) -> None:
+    client = metered
     before = scrape(client)
     for task_id in range(1, 6):
         client.get(f"/tasks/{task_id}")
@@ -149,7 +156,8 @@ def test_metrics_count_by_route_template(client: httpx.Client) -> None:
 
 
 @pytest.mark.inprocess
-def test_made_up_paths_and_ids_add_no_series(client: httpx.Client) -> None:
+def test_made_up_paths_and_ids_add_no_series(metered: httpx.Client) -> None:
+    client = metered
     client.get("/tasks/1")
     client.get("/bogus/0")
     before = scrape(client)
@@ -166,7 +174,11 @@ def test_made_up_paths_and_ids_add_no_series(client: httpx.Client) -> None:
 
 @pytest.mark.inprocess
 def test_database_errors_are_counted_by_reason(make_client: MakeClient) -> None:
-    client = make_client(DATABASE_URL="postgresql://u:pw@127.0.0.1:1/db", RUN_MIGRATIONS="false")
+    client = make_client(
+        DATABASE_URL="postgresql://u:pw@127.0.0.1:1/db",
+        RUN_MIGRATIONS="false",
+        METRICS_ENABLED="true",
+    )
     before = count(scrape(client), "db_errors_total", reason="database_unreachable")
     client.get("/health")
     client.get("/tasks")
