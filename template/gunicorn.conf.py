@@ -4,12 +4,17 @@ does a plain `gunicorn app.main:app` started in this folder. Values come from ap
 import gc
 import math
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from uvicorn_worker import UvicornWorker
 
-from app.config import LOG_FORMAT, get_settings
+from app._defaults import SERVICE_NAME
+from app.config import get_settings
 from app.http_limits import KEEPALIVE_S, MAX_CONNECTIONS, BoundedHttpToolsProtocol
+from app.logs import log_config
 
 # The pool is DB_POOL_SIZE + DB_MAX_OVERFLOW connections per worker; four workers keep one
 # replica well inside PostgreSQL's default max_connections of 100
@@ -44,6 +49,8 @@ class Worker(UvicornWorker):
         "http": BoundedHttpToolsProtocol,
         "limit_concurrency": MAX_CONNECTIONS,
         "server_header": False,
+        # app.middleware.RequestObserver writes the access line, with the route and request id
+        "access_log": False,
     }
 
 
@@ -54,7 +61,31 @@ def when_ready(server: object) -> None:
     gc.freeze()
 
 
+def metrics_dir() -> None:
+    """Point prometheus-client's multiprocess mode at an empty folder before the app (and so
+    prometheus-client) is imported: under /tmp, the tmpfs or emptyDir a read-only container
+    mounts, made by whatever UID runs this. Values left by an earlier start are removed
+    first, or counters would carry on from them. A folder given in PROMETHEUS_MULTIPROC_DIR
+    is used as it is (it must be empty at start), and a reload (SIGHUP) keeps the folder."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = Path(tempfile.gettempdir()) / f"{SERVICE_NAME}-metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+def child_exit(server: object, worker: Any) -> None:
+    """A worker ended (SIGKILL included): its counts stay in the folder, its gauges go."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 settings = get_settings()
+if settings.metrics_enabled:
+    metrics_dir()
 # Import the app once, then fork: workers start at once and share those memory pages
 preload_app = True
 worker_class = Worker
@@ -68,27 +99,7 @@ keepalive = KEEPALIVE_S
 # Trust X-Forwarded-* only from the proxies listed in FORWARDED_ALLOW_IPS
 forwarded_allow_ips = settings.forwarded_allow_ips
 loglevel = settings.log_level
-accesslog = "-"
 # A runtime control socket nobody uses in a container; it would need a writable home too
 control_socket_disable = True
-# One format for gunicorn, uvicorn, the app and Alembic; the access log alone goes to stdout
-_stream = {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}
-_alone = {"handlers": ["stderr"], "propagate": False}
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"line": {"format": LOG_FORMAT}, "bare": {"format": "%(message)s"}},
-    "handlers": {
-        "stderr": _stream,
-        "access": {**_stream, "formatter": "bare", "stream": "ext://sys.stdout"},
-    },
-    "root": {"level": "WARNING", "handlers": ["stderr"]},
-    "loggers": {
-        "gunicorn.error": {**_alone, "level": settings.log_level.upper()},
-        "gunicorn.access": {**_alone, "handlers": ["access"], "level": "INFO"},
-        "app": {"level": settings.log_level.upper()},
-        # Alembic's start-up chatter stays quiet; its "Running upgrade" lines are worth keeping
-        "alembic": {"level": "WARNING"},
-        "alembic.runtime.migration": {"level": "INFO"},
-    },
-}
+# One format for gunicorn, uvicorn, the app and Alembic (app/logs.py), text or JSON
+logconfig_dict = log_config(settings.log_level, settings.log_format)

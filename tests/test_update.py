@@ -474,3 +474,20 @@ def test_update_brings_verified_tls(tmp_path: Path) -> None:
         assert verify in text and "sslmode=require'" not in text, f"{example}: {text[:400]}"
     deployment = (project / "deploy/kubernetes/deployment.yaml").read_text()
     assert "/etc/task-api" in deployment and "task-api-database-ca" in deployment
+
+
+def test_update_brings_metrics_and_request_ids(tmp_path: Path) -> None:
+    """A project from before /metrics gets it by an update, with no conflict: the new question
+    takes its default (on), the pods get scrape annotations and JSON logs, compose says how to
+    scrape, and the lock gains prometheus-client."""
+    answers = {**VARIANTS[0], "compose": True, "kubernetes": True}
+    project, fresh = update_from_previous_release(tmp_path, answers)
+    assert read_tree(project) == read_tree(fresh)
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["metrics"] is True
+    assert "METRICS = True" in (project / "app/_defaults.py").read_text()
+    assert (project / "app/metrics.py").exists() and (project / "app/logs.py").exists()
+    assert "prometheus-client==" in (project / "requirements.txt").read_text()
+    deployment = (project / "deploy/kubernetes/deployment.yaml").read_text()
+    assert 'prometheus.io/scrape: "true"' in deployment and "value: json" in deployment
+    compose = (project / "compose.yaml").read_text()
+    assert "LOG_FORMAT" in compose and "/metrics" in compose

@@ -1,4 +1,4 @@
-"""One check per success criterion of the rendered spec (SC-01 ... SC-13, SC-18, SC-19, and
+"""One check per success criterion of the rendered spec (SC-01 ... SC-13, SC-18 ... SC-21, and
 SC-14 ... SC-17 for the optional deployment pieces, which a spec lists only when chosen).
 
 Each check takes the Subject (a built variant and the services around it), raises
@@ -24,6 +24,7 @@ from harness.checks.deployment.checks import (
 from harness.checks.deployment.pieces import PIECE_OF
 from harness.checks.hostile_clients import server_limits
 from harness.checks.image import builds, lint, no_secrets, non_root, pull_and_run, push, size
+from harness.checks.metrics import metrics_add_up, requests_have_ids
 from harness.checks.outcome import Figures
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ CHECKS: dict[str, Callable[[Subject], Figures]] = {
     "SC-17": ci_supply_chain,
     "SC-18": update_config,
     "SC-19": server_limits,
+    "SC-20": metrics_add_up,
+    "SC-21": requests_have_ids,
 }
 # criteria a spec lists only when their piece was chosen; Piece.why_absent says why not
 OPTIONAL_CRITERIA = dict(PIECE_OF)

@@ -17,6 +17,7 @@ from harness.machine.net import LOCAL_OPENER
 class Response:
     status: int
     body: Any  # parsed JSON where the answer is JSON, else text
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
     def __str__(self) -> str:
         shown = self.body[:300] if isinstance(self.body, str) else json.dumps(self.body)
@@ -41,14 +42,15 @@ def request(
     )
     try:
         with LOCAL_OPENER.open(req, timeout=timeout) as resp:
-            status, payload = resp.status, resp.read()
+            status, payload, got = resp.status, resp.read(), resp.headers
     except urllib.error.HTTPError as err:
-        status, payload = err.code, err.read()
+        status, payload, got = err.code, err.read(), err.headers
     text = payload.decode(errors="replace")
+    headers = {name.lower(): val for name, val in got.items()}
     try:
-        return Response(status, json.loads(text) if text else None)
+        return Response(status, json.loads(text) if text else None, headers)
     except json.JSONDecodeError:
-        return Response(status, text)
+        return Response(status, text, headers)
 
 
 @dataclass

@@ -4,6 +4,7 @@ or migrate (to head, or up or down to the revision given)."""
 
 import errno
 import logging
+import logging.config
 import runpy
 import socket
 import sys
@@ -11,7 +12,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from app.config import LOG_FORMAT, Settings, SettingsError, load_settings
+from app.config import Settings, SettingsError, load_settings
+from app.logs import log_config
 
 if TYPE_CHECKING:  # imported when serving only: the other commands start without FastAPI
     from fastapi import FastAPI
@@ -81,7 +83,7 @@ def migrate(settings: Settings, target: str) -> None:
     from app.database import UnknownRevisionError, describe_db_error, reason_code
     from app.migrate import run_migrations, unknown_revision_advice
 
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    logging.config.dictConfig(log_config(settings.log_level, settings.log_format))
     logger = logging.getLogger("app.migrations")
     logger.info("applying migrations to %s", settings.safe_database_url)
     for attempt in range(1, LOCK_ATTEMPTS + 1):

@@ -9,15 +9,13 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
-from app._defaults import DEFAULT_PORT, SERVICE_NAME
+from app._defaults import DEFAULT_PORT, METRICS, SERVICE_NAME
 
 # The driver SQLAlchemy should use for PostgreSQL; hosts hand out plain postgres:// URLs.
 PG_DRIVER_SCHEME = "postgresql+psycopg"
 _PG_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE_SCHEMES = {"sqlite", "sqlite+pysqlite"}
 
-# gunicorn's own line format plus the logger's name: every log line of the app looks alike
-LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 DATABASE_URL_EXAMPLE = "postgresql://user:pass@host:5432/db"
 EXAMPLE_ENV = f"DATABASE_URL={DATABASE_URL_EXAMPLE}"
 
@@ -92,6 +90,10 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"  # noqa: S104 - a container must listen on all interfaces to be reachable
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # text for people at a terminal; json (one object per line) for a log collector
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics in Prometheus' text format (the `metrics` answer chose the default)
+    metrics_enabled: bool = METRICS
     run_migrations: bool = True
     # Unset: one worker per CPU the container may use (see gunicorn.conf.py)
     web_concurrency: int | None = Field(None, ge=1)
@@ -117,7 +119,7 @@ class Settings(BaseSettings):
     def _normalise_url(cls, value: str) -> str:
         return normalise_database_url(value)
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower_log_level(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -140,6 +142,8 @@ def _describe(error: ErrorDetails) -> str:
         return f"PORT must be a number from 1 to 65535, got {error['input']!r}"
     if field == "log_level":
         return f"LOG_LEVEL must be one of debug, info, warning, error, got {error['input']!r}"
+    if field == "log_format":
+        return f"LOG_FORMAT must be text or json, got {error['input']!r}"
     return f"{field.upper()} is invalid ({error['msg']}), got {error['input']!r}"
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from app.config import Settings, get_settings
+from app.metrics import watch_pool
 
 # What /health, the data routes' logs and `migrate` say went wrong: stable codes to alert on
 Reason = Literal[
@@ -123,14 +124,16 @@ def build_migration_engine(settings: Settings) -> Engine:
 @lru_cache(maxsize=1)
 def get_engine() -> Engine:
     """The process-wide engine, created lazily so importing the app needs no database."""
-    return build_engine(get_settings())
+    engine = build_engine(get_settings())
+    watch_pool(engine, "data")
+    return engine
 
 
 @lru_cache(maxsize=1)
 def get_health_engine() -> Engine:
     """/health's own pool: it never queues behind data requests, and two connections per
     worker bound what a flood of probes can take from the database's max_connections."""
-    return build_engine(
+    engine = build_engine(
         get_settings(),
         statement_timeout=HEALTH_TIMEOUT,
         lock_timeout=HEALTH_TIMEOUT,
@@ -139,6 +142,8 @@ def get_health_engine() -> Engine:
         max_overflow=1,
         pool_timeout=HEALTH_TIMEOUT,
     )
+    watch_pool(engine, "health")
+    return engine
 
 
 def reset_engine() -> None:

@@ -17,6 +17,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.database import describe_db_error, reason_code
+from app.metrics import count_db_error, route_label
 from app.migrate import SCHEMA_NOT_READY, forget_schema
 from app.tasks import MAX_BODY_BYTES
 
@@ -30,7 +31,10 @@ def _unavailable(detail: str) -> JSONResponse:
 
 async def database_error_handler(request: Request, exc: SQLAlchemyError) -> JSONResponse:
     """Map SQLAlchemy errors: schema missing or database down -> 503, anything else -> 500."""
-    where, reason = f"{request.method} {request.url.path}", reason_code(exc)
+    # the route's template, not the path sent: a log line is no place for 16 KiB of client text
+    where = f"{request.method} {route_label(request.scope.get('route'))}"
+    reason = reason_code(exc)
+    count_db_error(reason)
     if reason == "schema_not_migrated":
         forget_schema(request.app)
         logger.warning("%s: %s: %s", where, reason, describe_db_error(exc))

@@ -2,6 +2,7 @@
 goes to the log, since any caller can read the body."""
 
 import asyncio
+import contextvars
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app._defaults import SERVICE_NAME
 from app.database import Reason, describe_db_error, get_health_engine, reason_code
+from app.metrics import count_db_error
 from app.migrate import schema_state
 from app.responses import Healthy, Unhealthy
 
@@ -30,6 +32,7 @@ def probe(app: FastAPI) -> Reason | None:
             reason = schema_state(app, connection)
     except SQLAlchemyError as exc:
         reason = reason_code(exc)
+        count_db_error(reason)
         logger.warning("health: %s: %s", reason, describe_db_error(exc))
         return reason
     if reason is not None:
@@ -45,7 +48,9 @@ def probe(app: FastAPI) -> Reason | None:
 )
 async def health(request: Request) -> JSONResponse:
     loop = asyncio.get_running_loop()
-    reason = await loop.run_in_executor(_PROBE_THREADS, probe, request.app)
+    # in the request's context, so the probe's log lines carry its id
+    context = contextvars.copy_context()
+    reason = await loop.run_in_executor(_PROBE_THREADS, context.run, probe, request.app)
     if reason is None:
         return JSONResponse({"status": "healthy", "service": SERVICE_NAME})
     return JSONResponse({"status": "unhealthy", "service": SERVICE_NAME, "reason": reason}, 503)

@@ -4,14 +4,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
-from app import health, tasks
+from app import health, metrics, tasks
 from app._defaults import SERVICE_NAME
 from app.config import get_settings
 from app.database import get_engine, reset_engine
 from app.errors import install_error_handlers
-from app.middleware import HeadAsGet, ResponseHeaders
+from app.middleware import HeadAsGet, RequestObserver, ResponseHeaders
 from app.migrate import migrate_in_background
 
 logger = logging.getLogger("app")
@@ -43,9 +43,19 @@ def create_app() -> FastAPI:
     # Added last, so they wrap the 413 middleware too: every answer gets HEAD and the headers
     app.add_middleware(HeadAsGet)
     app.add_middleware(ResponseHeaders)
+    # Outermost: the id, the count and the access line cover every answer, a 413 too
+    app.add_middleware(RequestObserver)
     app.include_router(health.router)
     app.include_router(tasks.router)
+    app.add_api_route("/metrics", serve_metrics, methods=["GET"], include_in_schema=False)
     return app
+
+
+async def serve_metrics(request: Request) -> Response:
+    """Prometheus' scrape target, on the API's own port (the spec's "Metrics" says why)."""
+    if not get_settings().metrics_enabled:
+        return Response('{"detail":"Not Found"}', 404, media_type="application/json")
+    return await metrics.metrics(request)
 
 
 app = create_app()

@@ -17,7 +17,16 @@ def load_conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
     from app.config import get_settings
 
     monkeypatch.setenv("DATABASE_URL", "sqlite:///conf.db")
-    for name in ("HOST", "PORT", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS", "LOG_LEVEL"):
+    # set, so the conf leaves it (and this process's prometheus-client) as it is
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/metrics")
+    for name in (
+        "HOST",
+        "PORT",
+        "WEB_CONCURRENCY",
+        "FORWARDED_ALLOW_IPS",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -94,8 +103,54 @@ def test_every_setting_is_one_gunicorn_knows() -> None:
     from gunicorn.config import Config
 
     names = {"preload_app", "worker_class", "workers", "bind", "graceful_timeout", "loglevel"}
-    names |= {"forwarded_allow_ips", "accesslog", "logconfig_dict", "control_socket_disable"}
-    names |= {"keepalive"}
+    names |= {"forwarded_allow_ips", "logconfig_dict", "control_socket_disable"}
+    names |= {"keepalive", "child_exit", "when_ready"}
     assert names <= set(Config().settings)
     source = CONF.read_text()
-    assert all(f"\n{name} = " in source for name in names)
+    assert all(f"\n{name} = " in source or f"\ndef {name}(" in source for name in names)
+
+
+def test_metrics_folder_is_made_empty_for_each_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    conf = load_conf(monkeypatch)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    from app._defaults import SERVICE_NAME
+
+    folder = tmp_path / f"{SERVICE_NAME}-metrics"
+    folder.mkdir()
+    (folder / "counter_123.db").write_bytes(b"left by the last start")
+    conf["metrics_dir"]()
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(folder)
+    assert list(folder.iterdir()) == []
+    assert folder.stat().st_mode & 0o777 == 0o700
+    # a reload (SIGHUP) runs the conf again: the live workers' files stay
+    (folder / "counter_456.db").write_bytes(b"live")
+    conf["metrics_dir"]()
+    assert (folder / "counter_456.db").exists()
+
+
+def test_child_exit_drops_only_a_dead_workers_gauges(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    conf = load_conf(monkeypatch)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    kept = ["counter_7.db", "histogram_7.db", "gauge_livesum_8.db", "gauge_all_7.db"]
+    for name in [*kept, "gauge_livesum_7.db", "gauge_liveall_7.db"]:
+        (tmp_path / name).write_bytes(b"")
+
+    class DeadWorker:
+        pid = 7
+
+    conf["child_exit"](None, DeadWorker())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+
+
+def test_log_format_json_is_chosen_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = load_conf(monkeypatch)["logconfig_dict"]["formatters"]["line"]
+    assert "%(request_id)s" in text["format"]
+    json_line = load_conf(monkeypatch, LOG_FORMAT="json")["logconfig_dict"]["formatters"]["line"]
+    assert json_line["()"] == "pythonjsonlogger.json.JsonFormatter"
+    # uvicorn's own access line is off: RequestObserver writes one with the route and the id
+    assert load_conf(monkeypatch)["worker_class"].CONFIG_KWARGS["access_log"] is False

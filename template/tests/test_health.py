@@ -1,6 +1,7 @@
 """GET /health says only whether this replica can serve and a stable reason code; the
 detail (never the password) goes to the log. Its waits are bounded and its own."""
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -85,6 +86,17 @@ def test_unreachable_database_says_only_the_code(
         assert response.headers["retry-after"]
         assert response.json() == {"detail": "database unavailable, try again shortly"}
     assert "s3cret-pw" not in caplog.text
+    # The same lines as LOG_FORMAT=json writes them: one object each, still without it
+    from pythonjsonlogger.json import JsonFormatter
+
+    from app.logs import log_config
+
+    spec = dict(log_config("info", "json")["formatters"]["line"])
+    formatter = JsonFormatter(**{k: v for k, v in spec.items() if k != "()"})
+    lines = [formatter.format(r) for r in caplog.records if r.name.startswith("app")]
+    assert len(lines) >= 4 and all("\n" not in line for line in lines)
+    assert all(json.loads(line)["level"] == "WARNING" for line in lines)
+    assert not [line for line in lines if "s3cret-pw" in line]
 
 
 @pytest.mark.inprocess
