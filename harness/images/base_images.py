@@ -41,8 +41,8 @@ OFFICIAL_BASES = (
     "python:3.14-slim-trixie",
     "python:3.13-slim-trixie",
     "python:3.12-slim-trixie",
+    "python:3.14-alpine3.22",
     "python:3.13-alpine3.22",
-    "python:3.12-alpine3.22",
     "debian:trixie-slim",
     "debian:bookworm-slim",
     "gcr.io/distroless/python3-debian13",
@@ -52,7 +52,7 @@ OFFICIAL_BASES = (
 NO_STANDIN = "{ref} cannot be pulled and has no stand-in here"
 NO_ALPINE = NO_STANDIN + " (no apk repository is reachable)"
 SKIP_REASONS = {
-    "python:3.12-alpine3.22": NO_ALPINE,
+    "python:3.14-alpine3.22": NO_ALPINE,
     "python:3.13-alpine3.22": NO_ALPINE,
 }
 # Debian has no Python 3.12 (bookworm has 3.11, trixie 3.13, sid 3.14): its stand-in moves a
