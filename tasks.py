@@ -3,7 +3,7 @@
 
     python3 tasks.py test                 # everything: fast tier, then every variant in Docker
     python3 tasks.py test --tier fast     # questions, renders, lint, the project's own tests
-    python3 tasks.py matrix -v slim-313   # the container tier for some variants, with its table
+    python3 tasks.py matrix -v slim-314   # the container tier for some variants, with its table
     python3 tasks.py standins             # make (or find) every base image the matrix needs
     python3 tasks.py update-diff ../my-api # what `copier update` would change there (dry run)
     python3 tasks.py bench                # rendered, naive and peer images: docs/benchmarks.md

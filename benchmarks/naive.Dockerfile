@@ -1,6 +1,6 @@
 # The usual single-stage recipe, as most tutorials write it: the baseline the rendered
 # image is measured against. Same base (BASE_IMAGE), same pinned requirements, same code.
-ARG BASE_IMAGE=python:3.13-slim
+ARG BASE_IMAGE=python:3.14-slim
 FROM ${BASE_IMAGE}
 WORKDIR /app
 COPY requirements.txt .

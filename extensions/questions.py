@@ -27,15 +27,18 @@ IMAGE_REFERENCE = re.compile(
 
 # the base_image choices that name a moving tag, and the tag that pins their OS release
 PINNED_BASES = {
+    "python:3.14-slim": "python:3.14-slim-trixie",
     "python:3.13-slim": "python:3.13-slim-trixie",
     "python:3.12-slim": "python:3.12-slim-trixie",
+    "python:3.14-alpine": "python:3.14-alpine3.22",
     "python:3.13-alpine": "python:3.13-alpine3.22",
-    "python:3.12-alpine": "python:3.12-alpine3.22",
 }
 # bases without Python of their own: the Dockerfile installs Debian's python3 with apt
 APT_PYTHON_BASES = {"debian:trixie-slim", "debian:bookworm-slim"}
-# gcr.io/distroless/python3-debian12 ships Debian 12's Python, so its venv is built on Debian 12
-DISTROLESS_BUILDER = "debian:bookworm-slim"
+# distroless ships its Debian release's Python at /usr/bin, so its venv is built on that
+# release: the venv's interpreter link and the wheels' ABI must match the runtime
+DISTROLESS_BUILDERS = {"debian12": "debian:bookworm-slim", "debian13": "debian:trixie-slim"}
+NEWEST_DISTROLESS_BUILDER = DISTROLESS_BUILDERS["debian13"]
 # a repository on github.com, as GitHub spells owners (letters, digits, -) and names (also . _)
 GITHUB_REPOSITORY = re.compile(
     r"https?://(?:www\.)?github\.com/(?P<repository>[A-Za-z0-9-]+/[A-Za-z0-9._-]+?)(?:\.git)?/?"
@@ -103,11 +106,18 @@ def pinned_base(base_image: str, custom_base_image: str) -> str:
     return PINNED_BASES.get(base_image, base_image)
 
 
+def distroless_builder(base_ref: str) -> str:
+    """The Debian whose Python a distroless base ships: named in its reference (python3-debian12),
+    else the newest release's."""
+    release = re.search(r"debian(\d+)", base_ref)
+    return DISTROLESS_BUILDERS.get(release[0] if release else "", NEWEST_DISTROLESS_BUILDER)
+
+
 def builder_ref(base_ref: str, base_image: str, base_family: str, builder_image: str) -> str:
     """The build stage's image: the base itself, or for distroless a Debian with the same Python."""
     if base_family != "distroless":
         return base_ref
-    return builder_image if base_image == "custom" else DISTROLESS_BUILDER
+    return builder_image if base_image == "custom" else distroless_builder(base_ref)
 
 
 def python_source(base_image: str, base_family: str) -> str:
@@ -149,6 +159,7 @@ class QuestionRules(Extension):
             image_family=image_family,
             pinned_base=pinned_base,
             builder_ref=builder_ref,
+            distroless_builder=distroless_builder,
             python_source=python_source,
             image_ref=image_ref,
             github_repository=github_repository,

@@ -146,13 +146,14 @@ def test_namespace_rule(value: str, nested: bool, ok: bool) -> None:
 @pytest.mark.parametrize(
     ("base_image", "family", "pinned", "python"),
     [
-        ("python:3.13-slim", "debian", "python:3.13-slim-trixie", "base"),
-        ("python:3.12-alpine", "alpine", "python:3.12-alpine3.22", "base"),
+        ("python:3.14-slim", "debian", "python:3.14-slim-trixie", "base"),
+        ("python:3.12-slim", "debian", "python:3.12-slim-trixie", "base"),
+        ("python:3.14-alpine", "alpine", "python:3.14-alpine3.22", "base"),
         ("debian:bookworm-slim", "debian", "debian:bookworm-slim", "apt"),
         (
-            "gcr.io/distroless/python3-debian12",
+            "gcr.io/distroless/python3-debian13",
             "distroless",
-            "gcr.io/distroless/python3-debian12",
+            "gcr.io/distroless/python3-debian13",
             "builder",
         ),
     ],
@@ -166,8 +167,22 @@ def test_derived_values_of_each_kind_of_base(
     assert questions.image_family(base_image) == family
     assert questions.pinned_base(base_image, "ignored:1") == pinned
     assert questions.python_source(base_image, family) == python
-    builder = questions.builder_ref(pinned, base_image, family, "debian:trixie-slim")
-    assert builder == ("debian:bookworm-slim" if family == "distroless" else pinned)
+    builder = questions.builder_ref(pinned, base_image, family, "ignored:1")
+    assert builder == ("debian:trixie-slim" if family == "distroless" else pinned)
+
+
+@pytest.mark.parametrize(
+    ("base_ref", "builder"),
+    [
+        ("gcr.io/distroless/python3-debian13", "debian:trixie-slim"),
+        ("gcr.io/distroless/python3-debian12:nonroot", "debian:bookworm-slim"),
+        ("registry.example.com/platform/distroless-python3:debian12", "debian:bookworm-slim"),
+        # a name that says no release: the newest distroless, Debian 13
+        ("registry.example.com/platform/python-distroless:1.4", "debian:trixie-slim"),
+    ],
+)
+def test_distroless_builder_follows_the_debian_release(base_ref: str, builder: str) -> None:
+    assert questions.distroless_builder(base_ref) == builder
 
 
 def test_custom_base_uses_the_users_images() -> None:

@@ -18,8 +18,8 @@ from harness.report.matrix_report import MatrixReport
 
 def test_the_arm64_row_is_its_twin_built_for_arm64() -> None:
     variants = {v.name: v for v in load_variants()}
-    arm64 = variants["slim-313-arm64"]
-    assert arm64.platform == "linux/arm64" and arm64.native_twin == "slim-313"
+    arm64 = variants["slim-314-arm64"]
+    assert arm64.platform == "linux/arm64" and arm64.native_twin == "slim-314"
     twin = variants[arm64.native_twin]
     assert twin.platform is None
     # the same project but for the size budget (arm64's Debian binaries are larger)
@@ -35,7 +35,7 @@ def test_an_emulated_row_skips_what_times_qemu_or_repeats_its_twin_and_says_so()
     assert not set(RELIABILITY) & ran
     assert "measure the emulator, not the image" in emulated_skip(arm64, "load")
     arm64.figures["first_200_s"] = 12.5
-    assert "takes 12.5 s: its twin slim-313 runs this check" in emulated_skip(arm64, "SC-11")
+    assert "takes 12.5 s: its twin slim-314 runs this check" in emulated_skip(arm64, "SC-11")
     assert all(emulated_skip(host, c) is None for c in [*CHECKS, *RELIABILITY])
 
 
@@ -68,7 +68,7 @@ def test_without_root_one_sentence_says_what_to_do(tmp_path, monkeypatch) -> Non
 
 def test_the_report_shows_the_arm64_build_time_beside_amd64s() -> None:
     report = MatrixReport()
-    report.record("slim-313", "SC-01", True, {"build_s": 40.0, "platform": "linux/amd64"})
-    report.record("slim-313-arm64", "SC-01", True, {"build_s": 100.0, "platform": "linux/arm64"})
+    report.record("slim-314", "SC-01", True, {"build_s": 40.0, "platform": "linux/amd64"})
+    report.record("slim-314-arm64", "SC-01", True, {"build_s": 100.0, "platform": "linux/arm64"})
     line = report.table().splitlines()[-1]
-    assert "slim-313-arm64 100.0 s" in line and "slim-313 40.0 s (linux/amd64), 2.5x" in line
+    assert "slim-314-arm64 100.0 s" in line and "slim-314 40.0 s (linux/amd64), 2.5x" in line

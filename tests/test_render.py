@@ -206,3 +206,22 @@ def test_readme_commands_carry_image_reference_and_port(project: Path) -> None:
     else:
         assert f"docker push {image}" in readme and f"docker pull {image}" in readme
     assert "--secret id=ca" in readme and "--secret id=index_url" in readme
+
+
+def test_renovate_follows_the_base_and_never_merges_a_python_minor(project: Path) -> None:
+    """The base ARGs are what Renovate reads (digest pins); a new Python minor or Debian release
+    of the base is a pull request of its own that waits for a person."""
+    import json
+
+    config = json.loads((project / "renovate.json").read_text())
+    assert config["dockerfile"]["pinDigests"] is True
+    held = [
+        rule
+        for rule in config["packageRules"]
+        if rule.get("matchDatasources") == ["docker"]
+        and {"major", "minor"} <= set(rule.get("matchUpdateTypes", []))
+    ]
+    assert held and all(rule["automerge"] is False for rule in held), config["packageRules"]
+    dockerfile = (project / "Dockerfile").read_text()
+    base = re.search(r"^ARG BASE_IMAGE=(\S+)$", dockerfile, re.M)
+    assert base and re.search(r":|@sha256:|distroless/python3-debian\d+$", base[1]), base

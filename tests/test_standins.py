@@ -29,9 +29,12 @@ def test_every_official_base_has_a_recipe_or_a_reason() -> None:
 
 
 def test_recipe_headers_say_what_they_promise() -> None:
-    distroless = RECIPES["gcr.io/distroless/python3-debian12"]
-    assert (distroless.shell, distroless.python) == (False, "3.11")
-    assert 'ENTRYPOINT ["/usr/bin/python3.11"]' in distroless.changes
+    distroless = RECIPES["gcr.io/distroless/python3-debian13"]
+    assert (distroless.shell, distroless.python) == (False, "3.13")
+    assert 'ENTRYPOINT ["/usr/bin/python3.13"]' in distroless.changes
+    assert RECIPES["gcr.io/distroless/python3-debian12"].python == "3.11"
+    assert RECIPES["python:3.14-slim-trixie"].python == "3.14"
+    assert RECIPES["python:3.12-slim-trixie"].python == "3.12"
     # the continuation line of its `faithful:` is part of the note
     assert distroless.faithful.endswith("without its exact file list")
     python = RECIPES["python:3.13-slim-trixie"]
@@ -76,6 +79,9 @@ def test_standins_are_built_labelled_and_reused() -> None:
         base = resolve_base(engine, ref)
         if base.kind == "real":
             continue
+        if isinstance(missing := base_images.recipe_inputs(ref), str):  # no CPython 3.12 here
+            assert (base.kind, base.reason) == ("skipped", missing)
+            continue
         assert (base.kind, base.image) == ("stand-in", recipe.image)
         labels = image_labels(engine, recipe.image) or {}
         assert labels[LABEL_FOR] == ref
@@ -94,3 +100,38 @@ def test_a_stand_in_that_failed_in_this_run_is_not_built_again(tmp_path, monkeyp
     base_images.refuse_known_failure(note, "changed-recipe")  # an edited recipe is tried again
     monkeypatch.setattr(base_images, "RUN_ID", "run-2")
     base_images.refuse_known_failure(note, "abc123")  # and so is the next run
+
+
+def fake_build(versions: Path, name: str, shared: bool = True) -> Path:
+    build = versions / name
+    minor = ".".join(name.split(".")[:2])
+    (build / "bin").mkdir(parents=True)
+    (build / "bin" / f"python{minor}").write_text("")
+    (build / "lib").mkdir()
+    if shared:
+        (build / "lib" / f"libpython{minor}.so.1.0").write_text("")
+    return build
+
+
+def test_python_312_stand_in_takes_the_newest_shared_build(tmp_path: Path) -> None:
+    fake_build(tmp_path, "3.12.1")
+    newest = fake_build(tmp_path, "3.12.10")
+    fake_build(tmp_path, "3.12.11", shared=False)  # a static libpython cannot be relocated
+    fake_build(tmp_path, "3.12-dev")
+    fake_build(tmp_path, "3.13.0")
+    assert base_images.cpython_build("3.12", tmp_path) == newest
+    assert base_images.cpython_build("3.11", tmp_path) is None
+
+
+def test_python_312_stand_in_without_a_build_is_skipped_saying_how(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(base_images, "PYENV_VERSIONS", tmp_path)  # no build in it
+    reason = base_images.recipe_inputs("python:3.12-slim-trixie")
+    assert isinstance(reason, str), reason
+    assert f"no CPython 3.12 built --enable-shared is in {tmp_path}" in reason
+    assert "PYTHON_CONFIGURE_OPTS=--enable-shared" in reason
+    fake_build(tmp_path, "3.12.4")
+    found = base_images.recipe_inputs("python:3.12-slim-trixie")
+    assert isinstance(found, dict) and found["CPYTHON_PREFIX"] == str(tmp_path / "3.12.4")
+    assert base_images.recipe_inputs("debian:trixie-slim") == {}

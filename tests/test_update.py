@@ -23,6 +23,7 @@ from harness.matrix.variants import ROOT
 
 sys.path.insert(0, str(ROOT / "migrations"))
 from rename_answers import parse_release, rename_answers  # noqa: E402  (a script, not a package)
+from retired_bases import RETIRED, retire_bases  # noqa: E402  (a script, not a package)
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Update Tests",
@@ -37,7 +38,7 @@ COMMIT_LINE = re.compile(r"^_commit: .*\n", flags=re.MULTILINE)
 FIX = "Fixed in v0.2.0."
 VARIANTS = [
     {"base_image": "debian:trixie-slim", "port": "18080", "registry": "ghcr.io"},
-    {"base_image": "gcr.io/distroless/python3-debian12", "registry": "none"},
+    {"base_image": "gcr.io/distroless/python3-debian13", "registry": "none"},
     {
         "registry": "custom",
         "registry_host": "registry.example.com:5000",
@@ -418,26 +419,39 @@ def test_leftover_check_tells_markdown_from_conflicts(tmp_path: Path) -> None:
 PREVIOUS_RELEASE = "16650d4"
 
 
-def update_from_previous_release(tmp_path: Path, answers: dict) -> tuple[Path, Path]:
-    """A project made from the previous main commit, updated to today's template; and a fresh
-    render of today's template with the same answers."""
-    if subprocess.run(
-        ["git", "cat-file", "-e", f"{PREVIOUS_RELEASE}^{{commit}}"], cwd=ROOT
-    ).returncode:
-        pytest.skip(
-            f"commit {PREVIOUS_RELEASE} is not in this clone (shallow?): fetch main's history"
-        )
+# main just before the bases of 2026 (python:3.14-slim default, distroless debian13): every
+# base_image answer it offered must update to today's template.
+BEFORE_THE_2026_BASES = "8c08967"
+
+
+def migrated(answers: dict) -> dict:
+    """The answers as migrations/retired_bases.py leaves them: a retired base made custom."""
+    retired = RETIRED.get(answers.get("base_image", ""))
+    return {**answers, "base_image": "custom", **retired} if retired else answers
+
+
+def require_commit(commit: str) -> None:
+    if subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT).returncode:
+        pytest.skip(f"commit {commit} is not in this clone (shallow?): fetch main's history")
+
+
+def update_from_previous_release(
+    tmp_path: Path, answers: dict, commit: str = PREVIOUS_RELEASE, fresh: bool = True
+) -> tuple[Path, Path]:
+    """A project made from an earlier main commit, updated to today's template; and a fresh
+    render of today's template with the same answers (migrated as the update migrates them)."""
+    require_commit(commit)
     template = tmp_path / "template"
     template.mkdir()
     git(template, "init", "--quiet")
     archive = subprocess.run(
-        ["git", "archive", PREVIOUS_RELEASE, "--", *TEMPLATE_PARTS],
+        ["git", "archive", commit, "--", *TEMPLATE_PARTS],
         cwd=ROOT,
         capture_output=True,
         check=True,
     )
     subprocess.run(["tar", "-x", "-C", str(template)], input=archive.stdout, check=True)
-    commit_all(template, f"main at {PREVIOUS_RELEASE}")
+    commit_all(template, f"main at {commit}")
     project = render_and_commit(template, tmp_path / "project", answers, vcs_ref=None)
 
     for name in filter(None, git(template, "ls-files", "-z").split("\0")):
@@ -447,8 +461,10 @@ def update_from_previous_release(tmp_path: Path, answers: dict) -> tuple[Path, P
     update(project)
 
     assert find_conflicts(project) == [] and check_leftovers(project).returncode == 0
+    if not fresh:
+        return project, project
     head = git(template, "rev-parse", "--short", "HEAD").strip()
-    return project, render(template, tmp_path / "fresh", answers, head)
+    return project, render(template, tmp_path / "fresh", migrated(answers), head)
 
 
 def test_project_from_the_previous_release_updates_cleanly(tmp_path: Path) -> None:
@@ -462,7 +478,9 @@ def test_project_from_the_previous_release_updates_cleanly(tmp_path: Path) -> No
 def test_update_brings_verified_tls(tmp_path: Path) -> None:
     """A project with Compose and Kubernetes from before verified TLS gets it by an update: the
     image trusts its system CAs, every example URL verifies the server, the pods mount a CA."""
+    # that commit's distroless was Debian 12's: the update makes it a custom base of that image
     answers = {**VARIANTS[1], "compose": True, "kubernetes": True}
+    answers["base_image"] = "gcr.io/distroless/python3-debian12"
     project, fresh = update_from_previous_release(tmp_path, answers)
     assert read_tree(project) == read_tree(fresh)
     assert (
@@ -491,3 +509,61 @@ def test_update_brings_metrics_and_request_ids(tmp_path: Path) -> None:
     assert 'prometheus.io/scrape: "true"' in deployment and "value: json" in deployment
     compose = (project / "compose.yaml").read_text()
     assert "LOG_FORMAT" in compose and "/metrics" in compose
+
+
+def old_base_choices() -> list[str]:
+    """The base_image choices main offered before the bases of 2026 (its copier.yml's own)."""
+    shown = subprocess.run(
+        ["git", "show", f"{BEFORE_THE_2026_BASES}:copier.yml"], cwd=ROOT, capture_output=True
+    )
+    if shown.returncode:  # no such commit here: the test using them skips saying so
+        return ["(main's history is not in this clone)"]
+    return list(yaml.safe_load(shown.stdout)["base_image"]["choices"].values())
+
+
+def base_lines(project: Path) -> list[str]:
+    return base_lines_of((project / "Dockerfile").read_text())
+
+
+def base_lines_of(dockerfile: str) -> list[str]:
+    """The Dockerfile's base image ARGs, a retired choice's implied :latest spelled out."""
+    lines = dockerfile.splitlines()
+    found = [line for line in lines if re.match(r"ARG (BASE|BUILDER)_IMAGE=", line)]
+    return [re.sub(r"(python3-debian12)$", r"\1:latest", line) for line in found]
+
+
+@pytest.mark.parametrize("base_image", old_base_choices())
+def test_every_old_base_answer_updates_to_the_same_base(tmp_path: Path, base_image: str) -> None:
+    """A project on each base main offered updates with no conflict and still builds from the
+    very same image (and builder); a retired choice's ends exactly as a fresh render of its
+    migrated answers (the other choices' answers do not change: the test above covers them)."""
+    answers = {"base_image": base_image}
+    if base_image == "custom":
+        answers |= {"custom_base_image": "registry.example.com/py:3.13", "base_family": "debian"}
+    retired = base_image in RETIRED
+    project, fresh = update_from_previous_release(
+        tmp_path, answers, BEFORE_THE_2026_BASES, fresh=retired
+    )
+    before = git(project, "show", "HEAD:Dockerfile")  # the render of main, as committed
+    assert base_lines(project) == base_lines_of(before), "the update moved it to another base"
+    kept = answers_of(project)
+    assert {key: kept[key] for key in migrated(answers)} == migrated(answers)
+    if retired:
+        assert read_tree(project) == read_tree(fresh)
+
+
+def test_retired_base_becomes_custom_with_the_same_image() -> None:
+    text = "_commit: v0.1.0\nbase_image: 'gcr.io/distroless/python3-debian12'\nport: '8000'\n"
+    done, notes = retire_bases(text)
+    assert yaml.safe_load(done) == {
+        "_commit": "v0.1.0",
+        "base_image": "custom",
+        "custom_base_image": "gcr.io/distroless/python3-debian12:latest",
+        "base_family": "distroless",
+        "builder_image": "debian:bookworm-slim",
+        "port": "8000",
+    }
+    assert "python3-debian13" in notes[0]
+    # a project on a current choice, or already moved, is left exactly as it is
+    for kept in ("base_image: python:3.13-slim\n", done):
+        assert retire_bases(kept) == (kept, [])

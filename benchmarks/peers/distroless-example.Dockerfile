@@ -4,8 +4,8 @@
 # with its pip, then the venv and the code copied into the distroless image. Adapted: the
 # bench's bases (BUILDER_IMAGE, BASE_IMAGE); no gcc or libpython3-dev and no pip upgrade, since
 # every pinned package ships a wheel; the venv first on PATH, so `python3` is the venv's.
-ARG BUILDER_IMAGE=debian:12-slim
-ARG BASE_IMAGE=gcr.io/distroless/python3-debian12
+ARG BUILDER_IMAGE=debian:13-slim
+ARG BASE_IMAGE=gcr.io/distroless/python3-debian13
 FROM ${BUILDER_IMAGE} AS build-venv
 RUN apt-get update \
     && apt-get install --no-install-suggests --no-install-recommends --yes python3-venv \

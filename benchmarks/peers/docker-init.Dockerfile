@@ -3,7 +3,7 @@
 # bind-mounted requirements.txt, then COPY . and `python3 -m uvicorn` in a shell-form CMD.
 # Adapted: the bench's base (BASE_IMAGE) and the app's hashed pins (--require-hashes); when the
 # base has no adduser, useradd makes the same user; the bench runs it on 127.0.0.1 and a free port.
-ARG BASE_IMAGE=python:3.13-slim
+ARG BASE_IMAGE=python:3.14-slim
 FROM ${BASE_IMAGE} AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1

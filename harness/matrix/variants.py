@@ -24,7 +24,7 @@ class Variant:
 
     @property
     def native_twin(self) -> str:
-        """The row with the same answers for the host's platform: slim-313-arm64 -> slim-313."""
+        """The row with the same answers for the host's platform: slim-314-arm64 -> slim-314."""
         return (
             self.name.removesuffix("-" + self.platform.split("/")[1])
             if self.platform

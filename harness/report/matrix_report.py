@@ -114,7 +114,7 @@ class MatrixReport:
         return "\n".join(out)
 
     def build_times_by_platform(self) -> list[str]:
-        """Each other-platform row's build time beside its twin's (slim-313-arm64, slim-313)."""
+        """Each other-platform row's build time beside its twin's (slim-314-arm64, slim-314)."""
         lines = []
         for r in self.rows.values():
             arch = (r.platform or "").rpartition("/")[2]

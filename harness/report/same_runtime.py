@@ -1,7 +1,7 @@
 """Rows whose running container is another row's, bit for bit.
 
-custom-debian builds on the python:3.13-slim stand-in pulled back from the local registry, so
-its image holds exactly slim-313's base, venv and app code (but for the default port, which the
+custom-debian builds on the python:3.14-slim stand-in pulled back from the local registry, so
+its image holds exactly slim-314's base, venv and app code (but for the default port, which the
 run sets anyway). The reliability checks test how a running container behaves, so on such a
 row they would run the very same bits a second time: they run once, on the first of the two.
 Every spec criterion still runs on every row (those check what the row itself renders).
