@@ -1,6 +1,6 @@
-"""Container tier: what users run, as they run it (issue 22) — the README's `docker run -p`,
-`docker compose up --wait` with the project's live tests, and a rolling deploy of the
-Kubernetes manifests behind haproxy under load. Figures go to the matrix report."""
+"""Container tier: what users run, as they run it (issue 22): the README's `docker run -p`
+and a rolling deploy of the Kubernetes manifests behind haproxy under load (`docker compose
+up --wait` is SC-13, the CI smoke script SC-17). Figures go to the matrix report."""
 
 from __future__ import annotations
 

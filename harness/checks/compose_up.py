@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from harness.checks.api import project_tests
 from harness.checks.db_standin import ensure_postgres_standin
 from harness.checks.outcome import CheckFailed, Figures, expect
 from harness.machine.net import free_port
@@ -149,3 +150,13 @@ def live_suite(s: Subject, port: int) -> str:
     summary = out.stdout.strip().splitlines()[-1]
     expect(" passed" in summary, f"the project's tests ran nothing: {summary}")
     return summary
+
+
+def project_tests_where_users_run(s: Subject) -> Figures:
+    """SC-13's live run of the project's tests: against the compose stack where the row
+    renders compose.yaml (users' `docker compose up`, proven whole by compose_up), else
+    against the row's container. One run of the suite per row, not two."""
+    if not s.project.answers.get("compose"):
+        return project_tests(s)
+    figures = compose_up(s)
+    return {**figures, "project_tests": figures["compose_tests"]}

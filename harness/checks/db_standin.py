@@ -79,9 +79,16 @@ class Database:
 
 
 def start_database(
-    engine: Engine, network: str, name: str, password: str, user: str = "tasks", db: str = "tasks"
+    engine: Engine,
+    network: str,
+    name: str,
+    password: str,
+    user: str = "tasks",
+    db: str = "tasks",
+    wait: bool = True,
 ) -> Database:
-    """A stand-in PostgreSQL on the test's network, ready for connections (pg_isready)."""
+    """A stand-in PostgreSQL on the test's network, ready for connections (pg_isready)
+    unless wait is False."""
     image = ensure_postgres_standin(engine)
     engine.docker("rm", "--force", "--volumes", name, check=False)
     engine.docker(
@@ -91,7 +98,7 @@ def start_database(
     )  # fmt: skip
     deadline = time.monotonic() + 60
     probe = ("exec", name, "pg_isready", "-q", "-h", "127.0.0.1", "-U", user, "-d", db)
-    while engine.docker(*probe, check=False).returncode != 0:
+    while wait and engine.docker(*probe, check=False).returncode != 0:
         if time.monotonic() > deadline:
             logs = engine.docker("logs", name, check=False)
             raise EngineError(f"{name} never became ready: {(logs.stdout + logs.stderr)[-800:]}")

@@ -77,7 +77,8 @@ def readme_run(s: Subject) -> Figures:
     wait_for_free(host_port)
     password = uuid.uuid4().hex
     with bridge_network(s.engine, f"{s.variant.name}-readme") as network:
-        db = start_database(s.engine, network, f"{network}-db", password)
+        # the database starts while the app does: the app waits for it, as it would for any
+        db = start_database(s.engine, network, f"{network}-db", password, wait=False)
         command = substitute_database_url(argv, db.url)
         s.engine.docker("rm", "--force", name, check=False)
         started = time.monotonic()

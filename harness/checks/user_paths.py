@@ -1,7 +1,8 @@
-"""What users run, run as they run it (issue 22): the README's `docker run -p` command, `docker
-compose up --wait` of compose.yaml, and a rolling deploy of the Kubernetes manifests behind a
-real proxy. (The CI smoke script, scripts/smoke.sh, runs in SC-17 on every row with a
-workflow, the emulated one included.)
+"""What users run, run as they run it (issue 22): the README's `docker run -p` command and a
+rolling deploy of the Kubernetes manifests behind a real proxy. Two more run inside spec
+criteria, so that nothing runs twice: `docker compose up --wait` with the project's live
+tests is SC-13 on every row that renders compose.yaml (compose_up.py), and the CI smoke
+script, scripts/smoke.sh, is SC-17 on every row with a workflow, the emulated one included.
 
 Unlike RELIABILITY's checks, these run on rows that share another row's runtime too: what they
 exercise is each row's own rendered README and compose.yaml (ports, names, tags differ).
@@ -12,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from harness.checks.compose_up import compose_up
 from harness.checks.outcome import Figures
 from harness.checks.readme_run import readme_run
 from harness.checks.rollout import rolling_deploy
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 USER_PATHS: dict[str, Callable[[Subject], Figures]] = {
     "readme-run": readme_run,
-    "compose-up": compose_up,
     "rolling-deploy": rolling_deploy,
 }
 # the rolling deploy runs on one row per session: the first built host-platform row that
@@ -33,8 +32,6 @@ ONE_ROW = {"rolling-deploy"}
 def why_not_here(s: Subject, check: str, ran_on: str | None) -> str | None:
     """Why check does not run on s (the piece is not rendered, or one row suffices)."""
     answers = s.project.answers
-    if check == "compose-up" and not answers.get("compose"):
-        return f"{s.variant.name} renders no compose.yaml (compose: false)"
     if check == "rolling-deploy":
         if not answers.get("kubernetes"):
             return f"{s.variant.name} renders no Kubernetes manifests (kubernetes: false)"
