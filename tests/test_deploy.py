@@ -236,7 +236,7 @@ def hand_on_before_the_scans(jobs: dict[str, Any]) -> None:
     save, upload = step_where(jobs["image"], "oci-archive:"), step_where(jobs["image"], "upload-")
     for step in (upload, save):
         steps.remove(step)
-        steps.insert(steps.index(step_where(jobs["image"], "/health")), step)
+        steps.insert(steps.index(step_where(jobs["image"], "scripts/smoke.sh")), step)
 
 
 def push_reencodes(jobs: dict[str, Any]) -> None:
