@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.checks.db_standin import OFFICIAL, STANDIN_DIR, recipe_digest
+from harness.checks.linters import find_tool
 from harness.checks.outcome import CheckFailed
 from harness.checks.readme_run import readme_run_command, substitute_database_url
 from harness.checks.rollout_plan import count, read_plan
@@ -83,3 +85,20 @@ def test_plugins_are_container_needs_found_in_the_plugin_folders():
     assert {p.package for p in needs.PLUGINS} == {"docker-compose", "docker-buildx"}
     assert needs.PLUGIN_DIRS[0] == "/usr/libexec/docker/cli-plugins"
     assert needs.debian_mirror().startswith("http")
+
+
+def test_standin_entrypoint_and_rendered_smoke_script_are_shellcheck_clean(kube_project: Project):
+    scripts = [str(STANDIN_DIR / "entrypoint.sh"), str(kube_project.path / "scripts/smoke.sh")]
+    out = subprocess.run([find_tool("shellcheck"), *scripts], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_postgres_standin_is_labelled_and_keeps_the_official_data_directory():
+    dockerfile = (STANDIN_DIR / "Dockerfile").read_text()
+    assert f'stand-in-for="{OFFICIAL}"' in dockerfile
+    assert "PGDATA=/var/lib/postgresql/data" in dockerfile
+    assert "VOLUME /var/lib/postgresql/data" in dockerfile
+    entrypoint = (STANDIN_DIR / "entrypoint.sh").read_text()
+    assert all(v in entrypoint for v in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"))
+    # the digest that decides a rebuild follows every file of the recipe
+    assert len(recipe_digest()) == 12
