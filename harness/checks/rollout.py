@@ -3,7 +3,9 @@ proxy: no cluster here, so this module plays the controller and the kubelet, in 
 the manifest gives them, and haproxy plays the Service (harness/checks/rollout_proxy.py).
 
 Each pod: its init containers (migrate) run to exit 0, then the app starts; once the startup
-probe (TCP) and then the readiness probe (GET) pass, it joins the proxy. A pod that goes is
+probe and then the readiness probe (GET) pass, it joins the proxy. The startup probe is TCP
+in the manifest, but Docker's proxy accepts every connection to a published port, so here it
+passes on any HTTP answer: what a TCP connect to the pod itself would prove. A pod that goes is
 taken out of rotation, waits its preStop delay, gets SIGTERM with the rest of its grace
 period, and must exit 0 within it. New pods are started while old ones stop, never more
 than replicas + maxSurge at once, never fewer than replicas - maxUnavailable ready.
