@@ -177,10 +177,11 @@ def test_workflow_pushes_where_the_answers_say(project: Project) -> None:
 def test_workflow_smoke_tests_scans_and_signs(project: Project) -> None:
     problems = deployment.piece_problems(PIECE_OF["SC-17"], project.path, project.answers)
     assert not problems, "\n".join(problems)
-    # the container tier runs this function on every row's image: it must stand on its own
-    function, container, _ = deployment_supply.smoke_function(project.path)
-    parsed = subprocess.run(["bash", "-n", "-c", function], capture_output=True, text=True)
-    assert parsed.returncode == 0 and container in function, parsed.stderr or function
+    # the container tier runs the workflow's smoke script on every row's image
+    script = project.path / deployment_supply.SMOKE_SCRIPT
+    assert os.access(script, os.X_OK), f"{script} is not executable"
+    parsed = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert parsed.returncode == 0, parsed.stderr
 
 
 Mistake = Callable[[dict[str, Any]], None]  # changes a workflow's jobs in place
@@ -204,12 +205,12 @@ def push_without_needs(jobs: dict[str, Any]) -> None:
 
 
 def drop_smoke_test(jobs: dict[str, Any]) -> None:
-    jobs["image"]["steps"].remove(step_where(jobs["image"], "/health"))
+    jobs["image"]["steps"].remove(step_where(jobs["image"], "scripts/smoke.sh"))
 
 
 def smoke_test_amd64_only(jobs: dict[str, Any]) -> None:
-    smoke = step_where(jobs["image"], "/health")
-    smoke["run"] = smoke["run"].replace('smoke linux/arm64 "$ARM64"', "")
+    smoke = step_where(jobs["image"], "scripts/smoke.sh")
+    smoke["run"] = smoke["run"].replace('scripts/smoke.sh "$ARM64" linux/arm64', "")
 
 
 def scan_amd64_only(jobs: dict[str, Any]) -> None:
@@ -235,7 +236,7 @@ def hand_on_before_the_scans(jobs: dict[str, Any]) -> None:
     save, upload = step_where(jobs["image"], "oci-archive:"), step_where(jobs["image"], "upload-")
     for step in (upload, save):
         steps.remove(step)
-        steps.insert(steps.index(step_where(jobs["image"], "/health")), step)
+        steps.insert(steps.index(step_where(jobs["image"], "scripts/smoke.sh")), step)
 
 
 def push_reencodes(jobs: dict[str, Any]) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from harness.checks.api import health, persistence, port_at_run_time, project_tests, read_only
+from harness.checks.api import health, persistence, port_at_run_time, read_only
+from harness.checks.compose_up import project_tests_where_users_run
 from harness.checks.database_tls import connects_and_serves
 from harness.checks.deployment.checks import (
     ci_supply_chain,
@@ -44,7 +45,7 @@ CHECKS: dict[str, Callable[[Subject], Figures]] = {
     "SC-10": pull_and_run,
     "SC-11": persistence,
     "SC-12": read_only,
-    "SC-13": project_tests,
+    "SC-13": project_tests_where_users_run,  # through compose.yaml where it is rendered
     "SC-14": ci_workflow,
     "SC-15": compose_file,
     "SC-16": kubernetes_manifests,

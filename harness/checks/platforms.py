@@ -34,6 +34,7 @@ TIMED = {
     "hostile-clients",
     "SC-19",
     "locked-table",
+    "rolling-deploy",
 }
 # The rest starts more containers to check what the Dockerfile does, not the platform.
 REPEATED = (

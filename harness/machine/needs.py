@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,53 @@ NEEDS = (
         CONTAINER,
         program="arch-test",
     ),
+    Need(
+        "haproxy",
+        "the proxy in front of the replicas that the rolling deploy replaces one at a time",
+        CONTAINER,
+        program="haproxy",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """A Docker CLI plugin that Debian 12 lacks but its newer suites build themselves: the
+    package is fetched from the machine's own mirror and unpacked, never installed by dpkg
+    (the rest of sid would follow it). Each needs only libc6 >= 2.34; bookworm has 2.36."""
+
+    package: str
+    command: str  # `docker COMMAND`
+    why: str
+
+    @property
+    def file(self) -> str:
+        return f"docker-{self.command}"
+
+    def present(self) -> bool:
+        return any((Path(d) / self.file).is_file() for d in PLUGIN_DIRS)
+
+
+# where the Docker CLI looks for plugins (Debian's packages use the first)
+PLUGIN_DIRS = (
+    "/usr/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+)
+# sid carries the newest (Compose 2.40, buildx 0.29); trixie's (2.26, 0.13) if sid fails
+PLUGIN_SUITES = ("sid", "trixie")
+PLUGINS = (
+    Plugin(
+        "docker-compose",
+        "compose",
+        "Compose v2: `docker compose up --wait` of every rendered compose.yaml, as users run it",
+    ),
+    Plugin(
+        "docker-buildx",
+        "buildx",
+        "buildx: Compose v2 and `docker build` of newer clients build through it",
+    ),
 )
 
 
@@ -117,6 +165,77 @@ def missing(tier: str) -> list[Need]:
     """The needs of one tier (fast, container or all) that this machine lacks."""
     tiers = BOTH if tier == "all" else frozenset({tier})
     return [need for need in NEEDS if need.tiers & tiers and not need.present()]
+
+
+def missing_plugins(tier: str) -> list[Plugin]:
+    return [p for p in PLUGINS if not p.present()] if tier in ("container", "all") else []
+
+
+def debian_mirror() -> str:
+    """The first `URIs:` (deb822) or `deb` line of the machine's own sources: its mirror."""
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for line in path.read_text().splitlines():
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split()[1]
+    legacy = Path("/etc/apt/sources.list")
+    for line in legacy.read_text().splitlines() if legacy.exists() else []:
+        words = line.split()
+        if words[:1] == ["deb"] and "security" not in line:
+            return next(w for w in words[1:] if "://" in w)
+    raise MachineError("no Debian mirror in /etc/apt/sources.list(.d): cannot fetch the plugins")
+
+
+def download_from_suite(suite: str, packages: list[str], into: Path) -> list[Path]:
+    """apt-get download from another suite of the machine's mirror, through a throwaway apt
+    configuration in `into`: the machine's own sources, lists and cache stay untouched."""
+    parts, lists, cache = into / "parts", into / "lists", into / "cache"
+    for d in (parts, lists / "partial", cache / "archives" / "partial"):
+        d.mkdir(parents=True, exist_ok=True)
+    (parts / f"{suite}.sources").write_text(
+        f"Types: deb\nURIs: {debian_mirror()}\nSuites: {suite}\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+    )
+    apt = [
+        "apt-get",
+        "-qq",
+        "-o", "Dir::Etc::SourceList=/dev/null",
+        "-o", f"Dir::Etc::SourceParts={parts}",
+        "-o", f"Dir::State::Lists={lists}",
+        "-o", f"Dir::Cache={cache}",
+        "-o", "APT::Sandbox::User=root",  # the temp dir is root's; _apt could not write it
+    ]  # fmt: skip
+    for argv in ([*apt, "update"], [*apt, "download", *packages]):
+        result = subprocess.run(argv, cwd=into, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise MachineError(f"`{' '.join(argv[-2:])}` from {suite}: {result.stderr[-800:]}")
+    return sorted(into.glob("*.deb"))
+
+
+def install_plugins(plugins: list[Plugin], say: Say = print) -> None:
+    """Unpack the plugins' Debian packages (dpkg -x) and copy each binary into Docker's
+    CLI plugin folder, where Debian's own package would put it."""
+    target = Path(PLUGIN_DIRS[0])
+    failures = []
+    for suite in PLUGIN_SUITES:
+        with tempfile.TemporaryDirectory(prefix="plugins-") as tmp:
+            try:
+                debs = download_from_suite(suite, [p.package for p in plugins], Path(tmp))
+            except MachineError as why:
+                failures.append(str(why))
+                continue
+            tree = Path(tmp) / "tree"
+            for deb in debs:
+                subprocess.run(["dpkg", "-x", str(deb), str(tree)], check=True)
+                say(f"unpacked {deb.name} (Debian {suite})")
+            target.mkdir(parents=True, exist_ok=True)
+            for plugin in plugins:
+                shutil.copy2(tree / target.relative_to("/") / plugin.file, target / plugin.file)
+                say(f"installed {target / plugin.file}")
+            return
+    raise MachineError(
+        f"could not fetch {', '.join(p.package for p in plugins)} from "
+        f"{' or '.join(PLUGIN_SUITES)}: " + "; ".join(failures)
+    )
 
 
 def installed_packages() -> list[str]:
@@ -155,19 +274,25 @@ def apt_install(packages: list[str], say: Say = print) -> None:
 
 def ensure(tier: str, say: Say = print) -> None:
     """Install what the tier needs (root on Debian), or say in one line what to install."""
-    needs = missing(tier)
-    if not needs:
+    needs, plugins = missing(tier), missing_plugins(tier)
+    if not needs and not plugins:
         return
-    packages = [need.package for need in needs]
+    packages = [need.package for need in needs] + [p.package for p in plugins]
     if not may_install():
         raise MachineError(
             f"missing {', '.join(packages)}: install them (Debian: `sudo apt-get install "
-            f"{' '.join(packages)}`; the container tier also needs a running Docker engine), "
-            "then run again"
+            f"{' '.join(packages)}`, the last from Debian 13 or newer; the container tier"
+            " also needs a running Docker engine), then run again"
         )
     for need in needs:
         say(f"installing {need.package}: {need.why}")
-    apt_install(packages, say)
+    if needs:
+        apt_install([need.package for need in needs], say)
+    for plugin in plugins:
+        say(f"installing {plugin.package} from Debian {PLUGIN_SUITES[0]}: {plugin.why}")
+    if plugins:
+        record_baseline(say)
+        install_plugins(plugins, say)
 
 
 def ensure_venv_support(say: Say = print) -> None:

@@ -1,9 +1,24 @@
-"""Loopback ports and the registry's HTTP API: everything here talks to 127.0.0.1 only."""
+"""Loopback ports, the registry's HTTP API (everything here talks to 127.0.0.1 only), and
+the test's own Docker bridge networks.
+
+A bridge network is for what users run (`docker run -p`, `docker compose up`): the test
+creates it, starts its own containers on it, and removes both afterwards, also when the
+test fails. Traffic goes to 127.0.0.1 (published ports) and to those containers only.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import urllib.request
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.machine.engine import Engine
+
+# every network, container and volume this module's callers create starts with it
+BRIDGE_PREFIX = "tat-net-"
 
 # Loopback requests must never go through a proxy from the environment.
 LOCAL_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -41,3 +56,31 @@ def registry_has(host: str, ref: str) -> bool:
             return bool(resp.status == 200)
     except OSError:
         return False
+
+
+def network_members(engine: Engine, network: str) -> list[str]:
+    out = engine.docker(
+        "network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", network,
+        check=False,
+    )  # fmt: skip
+    return out.stdout.split() if out.returncode == 0 else []
+
+
+@contextlib.contextmanager
+def bridge_network(engine: Engine, name: str) -> Iterator[str]:
+    """A user-defined bridge network (containers find each other by name on it), removed
+    on the way out with every container still attached, whatever happened inside."""
+    network = BRIDGE_PREFIX + name
+    remove_network(engine, network)  # left by a run that was killed
+    engine.docker("network", "create", "--driver", "bridge", network)
+    try:
+        yield network
+    finally:
+        remove_network(engine, network)
+
+
+def remove_network(engine: Engine, network: str) -> None:
+    """The network and the containers on it (they were the test's own), if it exists."""
+    for member in network_members(engine, network):
+        engine.docker("rm", "--force", "--volumes", member, check=False)
+    engine.docker("network", "rm", network, check=False)

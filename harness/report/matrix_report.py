@@ -101,6 +101,7 @@ class MatrixReport:
             f"{c['skipped']} skipped"
         )
         out += self.build_times_by_platform()
+        out += self.user_path_lines()
         built = [r for r in self.rows.values() if r.extra]
         if built:
             out += ["", "reliability figures (a column per check)"]
@@ -112,6 +113,25 @@ class MatrixReport:
                 ],
             )
         return "\n".join(out)
+
+    def user_path_lines(self) -> list[str]:
+        """The Compose version used, and the rolling deploy's figures (issue 22)."""
+        lines = []
+        compose = sorted(
+            {str(r.extra["compose"]) for r in self.rows.values() if "compose" in r.extra}
+        )
+        if compose:
+            lines.append(f"docker compose up --wait with Compose {', '.join(compose)}")
+        for r in self.rows.values():
+            if "rollout_requests" in r.extra:
+                x = r.extra
+                lines.append(
+                    f"rolling deploy on {r.variant} ({x['rollouts']}): {x['rollout_requests']}"
+                    f" requests, {x['rollout_errors']} failed, slowest {x['rollout_slowest_ms']}"
+                    f" ms, {x['rollout_acked']} acknowledged creates, {x['rollout_lost']} lost,"
+                    f" {x['rollout_s']} s per rollout; {x.get('burst', '-')}"
+                )
+        return ["", *lines] if lines else []
 
     def build_times_by_platform(self) -> list[str]:
         """Each other-platform row's build time beside its twin's (slim-314-arm64, slim-314)."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from harness.checks.deployment.pieces import PIECE_OF, piece_problems
-from harness.checks.deployment.supply import smoke_function
+from harness.checks.deployment.supply import SMOKE_SCRIPT, smoke_env
 from harness.checks.deployment.updates import lint_updates, updates_disagreements
 from harness.checks.outcome import Figures, expect
 
@@ -40,9 +40,8 @@ def ci_supply_chain(s: Subject) -> Figures:
 
 
 def run_ci_smoke_test(s: Subject) -> Figures:
-    """The workflow's own smoke test, its `smoke` function as rendered, on this row's image
-    and platform against the row's PostgreSQL: what the image job runs on each platform."""
-    function, container, step_env = smoke_function(s.project.path)
+    """The project's scripts/smoke.sh, as the workflow calls it on each platform, on this
+    row's image and platform against the row's PostgreSQL (the step's env, its URL ours)."""
     # a local image of another platform would make `docker run` pull, off this machine
     built = s.engine.docker(
         "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", s.image.tag
@@ -50,40 +49,31 @@ def run_ci_smoke_test(s: Subject) -> Figures:
     expect(built.stdout.strip() == s.platform, f"{s.image.tag} is {built.stdout}, not {s.platform}")
     # it publishes the answered port on the host network, as on the runner
     s.remove_containers()
-    s.engine.docker("rm", "-f", container, check=False)
+    container = f"tat-{s.variant.name}-smoke"
     # no proxy: curl must talk to the container on loopback, never through a proxy
     ours = {k: v for k, v in s.engine.environ().items() if not k.lower().endswith("_proxy")}
     env = {
         **ours,
-        **step_env,
+        **smoke_env(s.project.path),
         "DATABASE_URL": s.database_url,
-        "PLATFORM": s.platform,
-        "IMAGE": s.image.tag,
+        "SMOKE_CONTAINER": container,
         # the engine's own client first: the script calls plain `docker`
         "PATH": f"{Path(s.engine.client).parent}:{os.environ['PATH']}",
     }
     started = time.monotonic()
     try:
         out = subprocess.run(
-            [
-                "bash",
-                "--noprofile",
-                "--norc",
-                "-eo",
-                "pipefail",
-                "-c",
-                function + 'smoke "$PLATFORM" "$IMAGE"',
-            ],
+            [str(s.project.path / SMOKE_SCRIPT), s.image.tag, s.platform],
             env=env,
             capture_output=True,
             text=True,
             timeout=300,
         )
     finally:
-        s.engine.docker("rm", "-f", container, check=False)
+        s.engine.docker("rm", "-f", container, check=False)  # the script's trap, if killed
     expect(
         out.returncode == 0,
-        f"the CI workflow's smoke test failed on {s.image.tag} ({s.platform}), exit "
+        f"{SMOKE_SCRIPT} failed on {s.image.tag} ({s.platform}), exit "
         f"{out.returncode}:\n{(out.stdout + out.stderr)[-2000:]}",
     )
     return {"ci_smoke_s": round(time.monotonic() - started, 1)}
