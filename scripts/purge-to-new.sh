@@ -32,6 +32,8 @@ echo "${#added[@]} packages installed since the baseline: ${added[*]:-none}"
 tmp="${TMPDIR:-/tmp}"
 leftovers=(
   /var/lib/docker /var/lib/containerd /var/lib/docker-registry /etc/docker /run/docker.sock
+  # the Compose v2 and buildx plugins the machine check unpacks (dpkg -x), which no package owns
+  /usr/libexec/docker/cli-plugins/docker-compose /usr/libexec/docker/cli-plugins/docker-buildx
   .venv reports .cache .pytest_cache .ruff_cache .mypy_cache .import_linter_cache
   "$HOME/.cache/pip" "$HOME/.npm"
 )
