@@ -77,11 +77,18 @@ def test_patch_rejects_nul_and_surrogates(client: httpx.Client, new_task: NewTas
         (b'{"title": "ok", "\\ud800": 1}', 422),  # surrogate in a key
         (b'{"title": "\xff\xc0"}', 400),  # not UTF-8
         (b'{"title": ' + b"9" * 5000 + b"}", 400),  # more digits than Python will parse
-        (b"[" * 20_000, 400),  # nesting deep enough to blow the parser's stack
+        # nesting that blows the parser's fixed depth up to Python 3.13 (400); 3.14's parser
+        # checks the C stack instead, reaches the end and finds the array unterminated (422)
+        (b"[" * 20_000, (400, 422)),
     ],
 )
-def test_unparseable_or_wrong_shape_body(client: httpx.Client, raw: bytes, status: int) -> None:
-    detail = error_detail(client.post("/tasks", content=raw, headers=JSON), status)
+def test_unparseable_or_wrong_shape_body(
+    client: httpx.Client, raw: bytes, status: int | tuple[int, ...]
+) -> None:
+    response = client.post("/tasks", content=raw, headers=JSON)
+    if isinstance(status, tuple):
+        status = response.status_code if response.status_code in status else status[0]
+    detail = error_detail(response, status)
     if status == 400:
         assert "request body" in detail
 
