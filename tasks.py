@@ -211,7 +211,7 @@ def standins() -> None:
     from harness.images.recipes import ARCH
     from harness.images.standin_checks import BaseImageError
     from harness.machine.emulation import ensure_emulation
-    from harness.machine.engine import ensure_engine
+    from harness.machine.engine import EngineError, ensure_engine
 
     prepare_machine("container")
     logging.basicConfig(level=logging.INFO, format="[harness] %(message)s")
@@ -233,6 +233,16 @@ def standins() -> None:
 
     for ref in OFFICIAL_BASES:
         show(ref)
+    # compose.yaml's database, for SC-13's `docker compose up` (a minute's build, made here
+    # beside the first rows rather than inside the first compose row)
+    from harness.checks.db_standin import ensure_postgres_standin
+
+    try:
+        image = ensure_postgres_standin(engine)
+        print(f"{'postgres:17-bookworm':38} stand-in  {image}", flush=True)
+    except EngineError as exc:
+        failed.append("postgres:17-bookworm")
+        print(f"FAILED postgres:17-bookworm: {str(exc).splitlines()[0]}", flush=True)
     with tempfile.TemporaryDirectory(prefix="standins-") as workdir:
         for variant, ref, arch in foreign_bases(Path(workdir)):
             say(f"{variant}: {ensure_emulation(f'linux/{arch}')}")

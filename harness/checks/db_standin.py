@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from harness.images.base_images import resolve_base
+from harness.images.base_images import locked, resolve_base
 from harness.images.recipes import RECIPE_DIR
 from harness.machine.engine import Engine, EngineError
 
@@ -45,6 +45,12 @@ def ensure_postgres_standin(engine: Engine, wanted: str = OFFICIAL) -> str:
         raise EngineError(
             f"compose.yaml names {wanted}; the only PostgreSQL stand-in is {OFFICIAL}"
         )
+    # The same per-image lock as the bases: the background build and a row never both build it
+    with locked("postgres-17-bookworm"):
+        return build_unless_current(engine, wanted)
+
+
+def build_unless_current(engine: Engine, wanted: str) -> str:
     digest = recipe_digest()
     present = labels(engine, wanted)
     if present and present.get(LABEL_FOR) != OFFICIAL:
