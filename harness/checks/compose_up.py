@@ -12,16 +12,14 @@ the test's prefix, so every container, network and volume compose makes is ours 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness.checks.api import project_tests
+from harness.checks.api import live_suite, project_tests
 from harness.checks.db_standin import ensure_postgres_standin
 from harness.checks.outcome import CheckFailed, Figures, expect
 from harness.machine.net import free_port
@@ -123,33 +121,13 @@ def compose_up(s: Subject) -> Figures:
         order = (state["db"]["StartedAt"], migrate["StartedAt"], migrate["FinishedAt"],
                  state["app"]["StartedAt"])  # fmt: skip
         expect(list(order) == sorted(order), f"not db, then migrate, then app: {order}")
-        suite = live_suite(s, port)
+        suite = live_suite(s, port, "compose")
     finally:
         down = s.engine.docker(*compose, "down", "-v", "--remove-orphans", check=False)
     left = leftovers(s, project)
     expect(down.returncode == 0, f"docker compose down -v failed: {down.stderr[-800:]}")
     expect(not left, f"docker compose down -v left {', '.join(left)}")
     return {"compose": version, "compose_up_s": round(up_s, 1), "compose_tests": suite}
-
-
-def live_suite(s: Subject, port: int) -> str:
-    """The project's own tests against the stack, as its README says to run them."""
-    env = {**os.environ, "TEST_BASE_URL": f"http://127.0.0.1:{port}"}
-    env.pop("TEST_DATABASE_URL", None)
-    out = subprocess.run(
-        [str(s.project_python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=s.project.path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    expect(
-        out.returncode == 0, f"the project's tests failed against compose:\n{out.stdout[-3000:]}"
-    )
-    summary = out.stdout.strip().splitlines()[-1]
-    expect(" passed" in summary, f"the project's tests ran nothing: {summary}")
-    return summary
 
 
 def project_tests_where_users_run(s: Subject) -> Figures:
