@@ -95,7 +95,8 @@ def wall_time() -> str:
 
 def pytest_argv(markers: str) -> list[str]:
     args = [sys.executable, "-m", "pytest", "-v", "-rs", "--log-cli-level=INFO"]
-    args += ["-p", "no:cacheprovider"]
+    # the slowest steps of the run at its end: where a run's minutes went, without a rerun
+    args += ["-p", "no:cacheprovider", "--durations=25", "--durations-min=5"]
     return args + (["-m", markers] if markers else [])
 
 
@@ -202,16 +203,21 @@ def matrix(
 
 
 @app.command()
-def standins() -> None:
-    """Find or build every base image the matrix refers to, and say which is which."""
+def standins(
+    refs: list[str] = typer.Argument(
+        None, help="official references, say python:3.13-slim-trixie (default: the rows' own)"
+    ),
+) -> None:
+    """Find or build every base image the matrix's rows build on, and say which is which."""
     import tempfile
 
-    from harness.checks.platforms import foreign_bases
-    from harness.images.base_images import OFFICIAL_BASES, resolve_base
+    from harness.checks.db_standin import ensure_postgres_standin
+    from harness.images.base_images import resolve_base
     from harness.images.recipes import ARCH
     from harness.images.standin_checks import BaseImageError
-    from harness.machine.emulation import ensure_emulation
+    from harness.machine.emulation import arch_of, ensure_emulation, is_emulated
     from harness.machine.engine import EngineError, ensure_engine
+    from harness.matrix.bases import matrix_bases
 
     prepare_machine("container")
     logging.basicConfig(level=logging.INFO, format="[harness] %(message)s")
@@ -231,22 +237,27 @@ def standins() -> None:
         row = f"{ref + ' ' + arch:38} {base.kind:9} {base.image or '-':48} {base.reason}"
         print(row, flush=True)
 
-    for ref in OFFICIAL_BASES:
-        show(ref)
+    if refs:
+        for ref in refs:
+            show(ref)
+        raise typer.Exit(1 if failed else 0)
+    with tempfile.TemporaryDirectory(prefix="standins-") as workdir:
+        bases = matrix_bases(Path(workdir))
+    # the host's first, in the rows' order; the emulated row builds its own early as well
+    for base in (b for b in bases if not is_emulated(b.platform)):
+        show(base.ref)
     # compose.yaml's database, for SC-13's `docker compose up` (a minute's build, made here
     # beside the first rows rather than inside the first compose row)
-    from harness.checks.db_standin import ensure_postgres_standin
-
     try:
         image = ensure_postgres_standin(engine)
         print(f"{'postgres:17-bookworm':38} stand-in  {image}", flush=True)
     except EngineError as exc:
         failed.append("postgres:17-bookworm")
         print(f"FAILED postgres:17-bookworm: {str(exc).splitlines()[0]}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="standins-") as workdir:
-        for variant, ref, arch in foreign_bases(Path(workdir)):
-            say(f"{variant}: {ensure_emulation(f'linux/{arch}')}")
-            show(ref, arch)
+    for base in bases:
+        if is_emulated(base.platform):
+            say(f"{base.variant}: {ensure_emulation(base.platform)}")
+            show(base.ref, arch_of(base.platform))
     if failed:
         raise typer.Exit(1)
 

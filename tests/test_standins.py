@@ -21,11 +21,31 @@ from harness.images.base_images import (
     resolve_base,
 )
 from harness.images.recipes import RECIPE_DIR, RECIPES, read_recipe, recipe_hash
+from harness.matrix.bases import matrix_bases
+from harness.matrix.variants import load_variants
 
 
 def test_every_official_base_has_a_recipe_or_a_reason() -> None:
     assert set(RECIPES) | set(SKIP_REASONS) == set(OFFICIAL_BASES)
     assert not set(RECIPES) & set(SKIP_REASONS)
+
+
+def test_the_warmed_bases_are_the_rows_own(tmp_path: Path) -> None:
+    """`tasks.py standins` builds what the rows build on: each row's base and builder once,
+    a published custom base as its official source, and no retired row's base."""
+    rows = {v.name: v for v in load_variants()}
+    picked = [rows[name] for name in ("distroless", "custom-debian", "custom-distroless")]
+    got = [(b.variant, b.ref) for b in matrix_bases(tmp_path, picked)]
+    assert got == [
+        ("distroless", "gcr.io/distroless/python3-debian13"),
+        ("distroless", "debian:trixie-slim"),
+        ("custom-debian", "python:3.14-slim-trixie"),
+        ("custom-distroless", "gcr.io/distroless/python3-debian12"),
+        ("custom-distroless", "debian:bookworm-slim"),
+    ]
+    every = matrix_bases(tmp_path / "all")
+    assert {b.ref for b in every} <= set(OFFICIAL_BASES)
+    assert [b.platform for b in every if b.platform] == ["linux/arm64"]
 
 
 def test_recipe_headers_say_what_they_promise() -> None:

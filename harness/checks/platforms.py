@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import urllib.request
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.checks.api import crud_round_trip
@@ -113,17 +112,3 @@ def multi_platform(s: Subject) -> Figures:
     for platform in want:
         pull_and_check(s, twin, platform)
     return {"multi_platform": f"{twin} ({', '.join(platforms)})"}
-
-
-def foreign_bases(workdir: Path) -> list[tuple[str, str, str]]:
-    """(variant, base reference, arch) for every matrix row built for another platform,
-    the reference derived by rendering the row as its tests will."""
-    from harness.matrix.render import render_project
-    from harness.matrix.variants import load_variants
-
-    found = []
-    for variant in load_variants():
-        if is_emulated(variant.platform):
-            project = render_project(variant.answers_for("localhost:5000"), workdir / variant.name)
-            found.append((variant.name, project.answers["base_ref"], arch_of(variant.platform)))
-    return found
