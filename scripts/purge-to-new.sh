@@ -44,9 +44,12 @@ for path in "$tmp"/task-api-* "$tmp"/standin* "$tmp"/build-secrets-* "$tmp"/buil
   [[ -e "$path" ]] && leftovers+=("$path")
 done
 
-# The engine first: its files cannot go while dockerd (started with setsid) holds them
+# The engine first: its files cannot go while dockerd (started with setsid) holds them. A
+# pid file can outlive its daemon (the machine was reset under it): only a live one is killed.
 for pidfile in /var/run/docker.pid /run/docker/containerd/containerd.pid; do
-  if [[ -s "$pidfile" ]]; then run kill "$(cat "$pidfile")"; fi
+  if [[ -s "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    run kill "$(cat "$pidfile")"
+  fi
 done
 if ((DRY_RUN == 0)); then
   for _ in $(seq 30); do pgrep -x dockerd >/dev/null || break; sleep 1; done
@@ -65,6 +68,10 @@ for entry in /proc/sys/fs/binfmt_misc/qemu-*; do
 done
 
 for path in "${leftovers[@]}"; do
-  [[ -e "$path" || -L "$path" ]] && run rm -rf "$path"
+  if mountpoint -q "$path"; then # a disk of its own for the engine (some machines): empty it
+    run find "$path" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+  elif [[ -e "$path" || -L "$path" ]]; then
+    run rm -rf "$path"
+  fi
 done
 echo "left in place: $BASELINE (it still says what the machine had)"
