@@ -128,7 +128,7 @@ class MatrixReport:
                 lines.append(
                     f"rolling deploy on {r.variant} ({x['rollouts']}): {x['rollout_requests']}"
                     f" requests, {x['rollout_errors']} failed, slowest {x['rollout_slowest_ms']}"
-                    f" ms, {x['rollout_acked']} acknowledged creates, {x['rollout_lost']} lost,"
+                    f" ms, {x['rollout_acked']} acknowledged, {x['rollout_lost']} lost,"
                     f" {x['rollout_s']} s per rollout; {x.get('burst', '-')}"
                 )
         return ["", *lines] if lines else []
