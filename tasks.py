@@ -243,17 +243,22 @@ def standins(
         raise typer.Exit(1 if failed else 0)
     with tempfile.TemporaryDirectory(prefix="standins-") as workdir:
         bases = matrix_bases(Path(workdir))
-    # the host's first, in the rows' order; the emulated row builds its own early as well
-    for base in (b for b in bases if not is_emulated(b.platform)):
+    # the host's in the rows' order, and compose.yaml's database right after the first row's
+    # bases: the first row's SC-13 (`docker compose up`) needs it some 3 min in, and it takes
+    # a minute with the debian:trixie-slim stand-in under it; the emulated row builds its own
+    # early as well
+    host = [b for b in bases if not is_emulated(b.platform)]
+    first_row = [b for b in host if b.variant == host[0].variant] if host else []
+    for base in first_row:
         show(base.ref)
-    # compose.yaml's database, for SC-13's `docker compose up` (a minute's build, made here
-    # beside the first rows rather than inside the first compose row)
     try:
         image = ensure_postgres_standin(engine)
         print(f"{'postgres:17-bookworm':38} stand-in  {image}", flush=True)
     except EngineError as exc:
         failed.append("postgres:17-bookworm")
         print(f"FAILED postgres:17-bookworm: {str(exc).splitlines()[0]}", flush=True)
+    for base in host[len(first_row) :]:
+        show(base.ref)
     for base in bases:
         if is_emulated(base.platform):
             say(f"{base.variant}: {ensure_emulation(base.platform)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import subprocess
@@ -20,17 +21,23 @@ def project_python() -> Path:
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in LOCKS)).hexdigest()[:12]
     home = ROOT / ".cache" / f"project-venv-{digest}"
     python = home / "bin" / "python"
-    if (home / ".complete").exists():
-        return python
-    log.info("creating the project's test virtualenv in %s", home)
-    venv.EnvBuilder(with_pip=True, clear=True).create(home)
-    args = [str(python), "-m", "pip", "install", "-q", "--require-hashes", "--no-deps"]
-    for lock in LOCKS:
-        args += ["-r", str(lock)]
-    out = subprocess.run(args, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"installing the project's requirements failed:\n{out.stderr[-2000:]}")
-    (home / ".complete").touch()
+    home.parent.mkdir(parents=True, exist_ok=True)
+    # the lanes of a test run ask for it at once: one makes it, the others wait for it
+    with open(home.parent / f"{home.name}.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        if (home / ".complete").exists():
+            return python
+        log.info("creating the project's test virtualenv in %s", home)
+        venv.EnvBuilder(with_pip=True, clear=True).create(home)
+        args = [str(python), "-m", "pip", "install", "-q", "--require-hashes", "--no-deps"]
+        for lock in LOCKS:
+            args += ["-r", str(lock)]
+        out = subprocess.run(args, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(
+                f"installing the project's requirements failed:\n{out.stderr[-2000:]}"
+            )
+        (home / ".complete").touch()
     return python
 
 
