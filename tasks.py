@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 
 if sys.version_info < (3, 11):  # noqa: UP036 (this line exists for older Pythons)
@@ -68,14 +69,18 @@ app = typer.Typer(
     add_completion=False, help="Render, build, run and check the template's variants."
 )
 TIERS = {"fast": "not container", "container": "container", "all": ""}
-# The whole run goes in two lanes side by side, so both cores stay busy from the start:
-# the matrix rows in one, the fast tier and then the bench's smoke run in the other. The
-# checks lane runs at a lower CPU priority: the rows (the arm64 one under qemu above all)
-# are the run's longest path, and on 2 cores the run is CPU-bound.
-ROWS_LANE = "container and not bench"
-CHECKS_LANE = "not container or bench"
+# The whole run goes in lanes side by side, so both cores stay busy to the end: the matrix
+# rows in ROW_LANES lanes of rows that never meet (harness/matrix/lanes.py), and the checks
+# lane (the fast tier, the container checks that are no row's, the bench's smoke run). One
+# lane of rows left the second core idle for its last 18 min (37 min in all at 707a1c8): a
+# row is mostly waits (probes, grace periods, timeouts), one container at a time. The checks
+# lane runs at a lower CPU priority: on 2 cores the first half of the run is CPU-bound.
+ROWS_LANE = "row"
+CHECKS_LANE = "not row"
+ROW_LANES = 2
 CHECKS_NICE = ["nice", "-n", "10"]
 CHECKS_LOG = ROOT / "reports" / "checks-lane.log"
+REPORT = ROOT / "reports" / "matrix.json"
 NO_TESTS = 5  # pytest's exit code when a selection (say, `-- -k`) leaves a lane empty
 
 
@@ -114,42 +119,103 @@ def run_pytest(tier: str, variants: list[str], extra: list[str]) -> int:
     return code
 
 
+@dataclass
+class Lane:
+    title: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path | None = None  # None: it prints here
+    report: Path | None = None  # a rows lane's part of the matrix report
+    code: int | None = None
+
+
 def run_lanes(env: dict[str, str], extra: list[str], warm: bool) -> int:
-    """The rows lane prints here; the checks lane writes CHECKS_LOG, and its summary is
-    printed when it ends and again after the rows."""
+    """The first rows lane prints here; the others write their logs, and their summaries
+    are printed when they end and again after the first rows lane."""
     CHECKS_LOG.parent.mkdir(exist_ok=True)
-    say(f"rows lane: {shlex.join(pytest_argv(ROWS_LANE)[2:])}")
+    lanes = [Lane("checks lane", CHECKS_NICE + pytest_argv(CHECKS_LANE) + extra, env, CHECKS_LOG)]
+    for n, names in enumerate(row_lanes(env.get("MATRIX_VARIANTS", "")), start=1):
+        report = REPORT.with_name(f"matrix-lane{n}.json")
+        lane_env = {**env, "MATRIX_VARIANTS": ",".join(names), "MATRIX_REPORT": str(report)}
+        log = None if n == 1 else REPORT.with_name(f"rows-lane{n}.log")
+        lanes.append(Lane(f"rows lane {n}", pytest_argv(ROWS_LANE) + extra, lane_env, log, report))
+        say(f"rows lane {n}: {', '.join(names)}" + (f" (log: {log})" if log else ""))
+    say(f"each rows lane: {shlex.join(pytest_argv(ROWS_LANE)[2:])}")
     say(f"checks lane, side by side: -m {shlex.quote(CHECKS_LANE)} (log: {CHECKS_LOG})")
     warming = warm_base_images() if warm else None
     if warming is not None:
         threading.Thread(target=say_if_failed, args=(warming,), daemon=True).start()
-    with open(CHECKS_LOG, "w") as log:
-        checks = subprocess.Popen(
-            CHECKS_NICE + pytest_argv(CHECKS_LANE) + extra,
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-        waiter = threading.Thread(target=lambda: report_checks(checks.wait()), daemon=True)
-        waiter.start()
-        rows = subprocess.run(pytest_argv(ROWS_LANE) + extra, cwd=ROOT, env=env).returncode
+    waiters = [start_lane(lane) for lane in lanes if lane.log]
+    front = next(lane for lane in lanes if lane.log is None)
+    front.code = subprocess.run(front.argv, cwd=ROOT, env=front.env).returncode
+    for waiter in waiters:
         waiter.join()
-    report_checks(checks.returncode, again=True)
+    for lane in lanes:
+        if lane.log:
+            report_lane(lane, again=True)
+    print_matrix([lane.report for lane in lanes if lane.report])
     if warming is not None and warming.wait() != 0:
         say(f"again: {standins_failure(warming.returncode)}")
-    codes = [code for code in (rows, checks.returncode) if code != NO_TESTS] or [NO_TESTS]
-    return max(codes)
+    codes = [lane.code for lane in lanes if lane.code not in (None, NO_TESTS)]
+    return max(code for code in codes if code is not None) if codes else NO_TESTS
 
 
-def report_checks(code: int, again: bool = False) -> None:
-    """The checks lane's outcome: its short summary (failures, skips and their reasons)."""
-    lines = CHECKS_LOG.read_text(errors="replace").splitlines()
+def row_lanes(chosen: str) -> list[list[str]]:
+    """The chosen rows (all when none), split into lanes that never meet."""
+    import tempfile
+
+    from harness.images.base_images import SKIP_REASONS
+    from harness.matrix.lanes import rendered_rows, split_rows
+    from harness.matrix.variants import load_variants
+
+    wanted = {name for name in chosen.split(",") if name}
+    variants = [v for v in load_variants() if not wanted or v.name in wanted]
+    with tempfile.TemporaryDirectory(prefix="task-api-lanes-") as workdir:
+        rows = rendered_rows(variants, Path(workdir))
+    # a row whose base has no stand-in here only renders and skips: it weighs nothing
+    lanes = split_rows(
+        rows, ROW_LANES, lambda r: float(r.project.answers["base_ref"] not in SKIP_REASONS)
+    )
+    return lanes or [sorted(wanted)]  # none known: the rows lane names the unknown ones
+
+
+def start_lane(lane: Lane) -> threading.Thread:
+    """The lane in the background, writing its log; its outcome is said when it ends."""
+    assert lane.log is not None
+    log = open(lane.log, "w")  # noqa: SIM115 (closed by the waiter when the lane ends)
+    proc = subprocess.Popen(lane.argv, cwd=ROOT, env=lane.env, stdout=log, stderr=log)
+
+    def wait() -> None:
+        lane.code = proc.wait()
+        log.close()
+        report_lane(lane)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    return waiter
+
+
+def report_lane(lane: Lane, again: bool = False) -> None:
+    """A background lane's outcome: its short summary (failures, skips and their reasons)."""
+    assert lane.log is not None
+    lines = lane.log.read_text(errors="replace").splitlines()
     start = next((i for i, line in enumerate(lines) if "short test summary info" in line), -1)
     summary = lines[start:] if start >= 0 else lines[-1:]
-    title = "checks lane (fast tier, bench smoke run)"
-    say(f"{title} {'summary' if again else 'finished'}, exit code {code}, after {wall_time()}:")
+    what = f"{lane.title} {'summary' if again else 'finished'}, exit code {lane.code}"
+    say(f"{what}, after {wall_time()}:")
     print("\n".join(summary if again else summary[-1:]), flush=True)
+
+
+def print_matrix(parts: list[Path]) -> None:
+    """The rows lanes' reports as one: written to REPORT and printed as one table."""
+    from harness.report.matrix_report import MatrixReport
+
+    report = MatrixReport.read(parts)
+    if not report.rows:
+        return
+    report.write(REPORT)
+    say(f"the template matrix, every rows lane (written to {os.path.relpath(REPORT)}):")
+    print(report.table(), flush=True)
 
 
 STANDINS_LOG = ROOT / "reports" / "standins.log"

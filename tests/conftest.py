@@ -12,7 +12,8 @@ from harness.machine.emulation import is_emulated
 from harness.matrix.variants import ROOT, Variant, load_variants
 from harness.report.matrix_report import MatrixReport
 
-REPORT_PATH = ROOT / "reports" / "matrix.json"
+# tasks.py gives each rows lane its own, and prints them as one table at the end
+REPORT_PATH = Path(os.environ.get("MATRIX_REPORT", ROOT / "reports" / "matrix.json"))
 _report = MatrixReport()
 
 
@@ -20,8 +21,12 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger("harness").setLevel(logging.INFO)
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: it selects on the row marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Fast checks first: a broken render should fail in seconds, not after the builds."""
+    for item in items:
+        if "subject" in getattr(getattr(item, "callspec", None), "params", {}):
+            item.add_marker("row")
     # and the bench's smoke run after the rows: the rows' lab starts the emulated builds early
     items.sort(
         key=lambda item: (

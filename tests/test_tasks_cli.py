@@ -18,6 +18,7 @@ def load_tasks() -> ModuleType:
     spec = importlib.util.spec_from_file_location("tasks_cli", ROOT / "tasks.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

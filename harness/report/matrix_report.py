@@ -60,6 +60,16 @@ class MatrixReport:
             "skipped": sum(1 for r in rows if r.base.startswith("skipped")),
         }
 
+    @classmethod
+    def read(cls, paths: Sequence[Path]) -> MatrixReport:
+        """The rows of several reports (one per rows lane) as one report, in their order."""
+        report = cls()
+        for path in paths:
+            if path.exists():
+                for data in json.loads(path.read_text())["variants"]:
+                    report.rows[data["variant"]] = Row(**data)
+        return report
+
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {"counts": self.counts(), "variants": [asdict(r) for r in self.rows.values()]}
