@@ -170,12 +170,12 @@ def row_lanes(chosen: str) -> list[list[str]]:
 
     wanted = {name for name in chosen.split(",") if name}
     variants = [v for v in load_variants() if not wanted or v.name in wanted]
-    with tempfile.TemporaryDirectory(prefix="task-api-lanes-") as workdir:
-        rows = rendered_rows(variants, Path(workdir))
     # a row whose base has no stand-in here only renders and skips: it weighs nothing
-    lanes = split_rows(
-        rows, ROW_LANES, lambda r: float(r.project.answers["base_ref"] not in SKIP_REASONS)
-    )
+    with tempfile.TemporaryDirectory(prefix="task-api-lanes-") as workdir:
+        rows = rendered_rows(variants, Path(workdir))  # read while the renders are there
+        lanes = split_rows(
+            rows, ROW_LANES, lambda r: float(r.project.answers["base_ref"] not in SKIP_REASONS)
+        )
     return lanes or [sorted(wanted)]  # none known: the rows lane names the unknown ones
 
 

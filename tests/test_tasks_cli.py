@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from harness.matrix.variants import ROOT
+from harness.matrix.variants import ROOT, load_variants
 
 
 def load_tasks() -> ModuleType:
@@ -46,3 +46,12 @@ def test_a_background_build_that_succeeds_says_nothing(
 ) -> None:
     load_tasks().say_if_failed(subprocess.Popen([sys.executable, "-c", "pass"]))
     assert capsys.readouterr().out == ""
+
+
+def test_the_rows_lanes_cover_the_chosen_rows() -> None:
+    tasks = load_tasks()
+    lanes = tasks.row_lanes("")
+    assert len(lanes) == tasks.ROW_LANES
+    assert sorted(n for lane in lanes for n in lane) == sorted(v.name for v in load_variants())
+    assert tasks.row_lanes("trixie,slim-314") == [["slim-314"], ["trixie"]]
+    assert tasks.row_lanes("no-such-row") == [["no-such-row"]]  # the rows lane names it
